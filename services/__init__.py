@@ -1,0 +1,1 @@
+"""kubemu's components, one package each. Services import `shared`, never each other."""

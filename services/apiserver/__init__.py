@@ -1,0 +1,1 @@
+"""kube-apiserver, smaller: the only process that touches the store."""

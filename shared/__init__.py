@@ -1,0 +1,4 @@
+"""kubemu's client-go: what every component is built on (client, informer, workqueue, ...).
+
+Nothing here knows about any one service.
+"""
