@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from services.launcher.cluster import Cluster, Settings
+from services.launcher.cluster import Cluster, Settings, ensure_tokens, write_kubeconfigs
 from services.launcher.console import Console, render
 
 
@@ -150,13 +150,29 @@ def main() -> int:
     sub.add_parser("down", help="stop a cluster started with --detach")
     logs_parser = sub.add_parser("logs", help="follow one component's log")
     logs_parser.add_argument("component", nargs="?")
+    cred_parser = sub.add_parser("credentials", help="write the token file, or the kubeconfigs (docker compose)")
+    cred_parser.add_argument("phase", choices=["tokens", "kubeconfigs"])
     args = parser.parse_args()
     s = Settings.from_env()
     if args.command == "up":
         return up(s, args.detach)
     if args.command == "down":
         return down(s)
+    if args.command == "credentials":
+        return write_credentials(s, args.phase)
     return logs(s, args.component)
+
+
+def write_credentials(s: Settings, phase: str) -> int:
+    """kubeadm-like phases for docker compose: tokens before the apiserver, kubeconfigs after its CA exists."""
+    tokens = ensure_tokens(s)
+    if phase == "kubeconfigs":
+        if not s.ca_file.exists():
+            print(f"no CA at {s.ca_file}: start the apiserver (it writes its CA there) first", file=sys.stderr)
+            return 1
+        write_kubeconfigs(s, tokens)
+    print(f"wrote {phase} in {s.state_dir}")
+    return 0
 
 
 if __name__ == "__main__":

@@ -129,6 +129,17 @@ def components(s: Settings) -> list[list[Component]]:
     return stages
 
 
+def ensure_tokens(s: Settings) -> dict[str, str]:
+    return credentials.ensure_token_file(s.state_dir / "tokens.csv", credentials.identities(s.node_names))
+
+
+def write_kubeconfigs(s: Settings, tokens: dict[str, str]) -> None:
+    for ident in credentials.identities(s.node_names):
+        credentials.write_kubeconfig(
+            s.kubeconfig(ident.name), server=s.server, ca_file=s.ca_file, user=ident.user, token=tokens[ident.user]
+        )
+
+
 class Cluster:
     def __init__(self, settings: Settings, console: Console) -> None:
         self.s = settings
@@ -141,21 +152,14 @@ class Cluster:
         s = self.s
         s.logs_dir.mkdir(parents=True, exist_ok=True)
         (s.state_dir / "pids").mkdir(exist_ok=True)
-        tokens = credentials.ensure_token_file(s.state_dir / "tokens.csv", credentials.identities(s.node_names))
+        tokens = ensure_tokens(s)
         if not s.use_etcd:
             self.console.say("no etcd binary on PATH: using the API server's embedded store (SQLite)")
         for stage in self.stages:
             if stage[0].name == "controller-manager":
-                self._write_kubeconfigs(tokens)
+                write_kubeconfigs(s, tokens)
             await asyncio.gather(*(self._start(c) for c in stage))
             await asyncio.gather(*(self._wait_healthy(c) for c in stage))
-
-    def _write_kubeconfigs(self, tokens: dict[str, str]) -> None:
-        for ident in credentials.identities(self.s.node_names):
-            credentials.write_kubeconfig(
-                self.s.kubeconfig(ident.name), server=self.s.server, ca_file=self.s.ca_file,
-                user=ident.user, token=tokens[ident.user],
-            )
 
     async def _start(self, c: Component) -> None:
         log_file = (self.s.logs_dir / f"{c.name}.log").open("ab")
