@@ -1,0 +1,375 @@
+"""The embedded backend: the storage interface on one SQLite file (WAL), like k3s's kine.
+
+Guarantees (those of `base.py`, checked by the shared storage test suite):
+- One global revision counter: the `log` table's AUTOINCREMENT row id. Every write appends one log
+  row (key, value, create revision, previous revision, created/deleted flags) in the same
+  transaction that updates `current` (the latest live value of each key, so reads at the current
+  revision never scan history). Revisions are never reused, even after compaction.
+- `create`/`update`/`delete` are compare-and-swap inside one write transaction; a lost race is a
+  `WriteResult(ok=False)` with the current value.
+- A list at a past revision reads the log as it was at that revision: a consistent snapshot for
+  every page of a paged list, until that revision is compacted.
+- `watch` yields every change under a prefix from `start_revision` on, in revision order, none
+  missed or repeated: it reads the log (each read is a snapshot) and waits for this backend's own
+  writes (a write wakes every watcher at once) or, for writes made by another process, a short poll.
+- `compact(revision)` drops history superseded at `revision`; reading or watching below it raises
+  `Compacted`.
+- SQLite never runs on the event loop: writes go to one writer thread, which commits every write
+  queued while it was busy in one transaction (group commit); reads use a reader thread with its own
+  connection (WAL lets readers run beside the writer). Any SQLite error is `Unavailable`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import sqlite3
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+from services.apiserver.storage.base import (
+    Compacted,
+    EventType,
+    FutureRevision,
+    KeyExists,
+    KeyValue,
+    ListResult,
+    Unavailable,
+    WatchEvent,
+    WriteResult,
+)
+
+DB_FILE = "kubemu.db"
+WATCH_BATCH = 1000  # log rows a watcher reads per query
+POLL_INTERVAL = 0.5  # seconds; only for writes made by another process (ours wake watchers at once)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS log (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,   -- the revision of this change
+    name TEXT NOT NULL,
+    created INTEGER NOT NULL,
+    deleted INTEGER NOT NULL,
+    create_revision INTEGER NOT NULL,
+    prev_revision INTEGER NOT NULL,         -- 0: the key did not exist before
+    value BLOB NOT NULL                     -- for a delete: the value deleted
+);
+CREATE INDEX IF NOT EXISTS log_name_id ON log (name, id);
+CREATE TABLE IF NOT EXISTS current (
+    name TEXT PRIMARY KEY,
+    create_revision INTEGER NOT NULL,
+    mod_revision INTEGER NOT NULL,
+    value BLOB NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS meta (
+    name TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO meta (name, value) VALUES ('compact_revision', 0);
+"""
+
+# Like etcd, an empty store is at revision 1; the first write gets revision 2.
+_SEED_REVISION = "INSERT INTO sqlite_sequence (name, seq) SELECT 'log', 1 " \
+                 "WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'log')"
+
+_AT_REVISION = """
+SELECT l.name, l.value, l.create_revision, l.id FROM log l
+JOIN (SELECT name, MAX(id) AS id FROM log WHERE name >= ? AND name < ? AND id <= ? GROUP BY name) m
+  ON l.id = m.id
+WHERE l.deleted = 0 ORDER BY l.name LIMIT ?
+"""
+
+_EVENTS = """
+SELECT l.id, l.name, l.deleted, l.create_revision, l.value, p.id, p.create_revision, p.value
+FROM log l LEFT JOIN log p ON p.id = l.prev_revision AND l.prev_revision > 0
+WHERE l.id >= ? AND l.name >= ? AND l.name < ? ORDER BY l.id LIMIT ?
+"""
+
+_COMPACT = """
+DELETE FROM log WHERE id <= :rev AND (deleted = 1 OR id < (
+    SELECT MAX(l2.id) FROM log l2 WHERE l2.name = log.name AND l2.id <= :rev))
+"""
+
+_MAX_KEY = "\U0010ffff"
+
+
+def prefix_end(prefix: str) -> str:
+    """The smallest string greater than every string starting with `prefix` (code point order,
+    which is SQLite's BINARY order on UTF-8 and etcd's byte order)."""
+    for i in range(len(prefix) - 1, -1, -1):
+        if prefix[i] != _MAX_KEY:
+            return prefix[:i] + chr(ord(prefix[i]) + 1)
+    return _MAX_KEY * 2  # empty prefix: everything (keys never start with U+10FFFF twice)
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=5.0)
+    conn.execute("PRAGMA journal_mode=WAL")
+    # WAL + NORMAL: a commit never leaves the file corrupt; a power cut may lose the last commits.
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA cache_size=-65536")
+    return conn
+
+
+class _Batch:
+    """Writes queued while the writer was busy; committed together in one transaction."""
+
+    def __init__(self) -> None:
+        self.ops: list[tuple[Callable[..., Any], tuple[Any, ...], asyncio.Future[Any]]] = []
+
+
+class SqliteBackend:
+    """The storage `Backend` on a SQLite file in `data_dir`."""
+
+    def __init__(self, data_dir: str | Path, *, poll_interval: float = POLL_INTERVAL) -> None:
+        self.path = Path(data_dir) / DB_FILE
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._poll_interval = poll_interval
+        self._writer_pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
+        self._reader_pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="sqlite-reader")
+        self._wconn = _connect(self.path)
+        self._wconn.executescript(_SCHEMA)
+        self._wconn.execute(_SEED_REVISION)
+        self._rconn = _connect(self.path)
+        self._queued: _Batch | None = None
+        self._flusher: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        self._closed = False
+
+    # ---- reads -------------------------------------------------------------------------------
+
+    async def get(self, key: str) -> KeyValue | None:
+        return await self._read(self._get, key)
+
+    async def list(
+        self, prefix: str, *, limit: int = 0, continue_key: str | None = None, revision: int = 0
+    ) -> ListResult:
+        return await self._read(self._list, prefix, limit, continue_key, revision)
+
+    async def count(self, prefix: str) -> int:
+        return await self._read(self._count, prefix)
+
+    async def current_revision(self) -> int:
+        return await self._read(_revision, self._rconn)
+
+    def _get(self, key: str) -> KeyValue | None:
+        row = self._rconn.execute(
+            "SELECT value, create_revision, mod_revision FROM current WHERE name = ?", (key,)).fetchone()
+        return KeyValue(key, row[0], row[1], row[2]) if row else None
+
+    def _count(self, prefix: str) -> int:
+        return self._rconn.execute(
+            "SELECT COUNT(*) FROM current WHERE name >= ? AND name < ?", (prefix, prefix_end(prefix))).fetchone()[0]
+
+    def _list(self, prefix: str, limit: int, continue_key: str | None, revision: int) -> ListResult:
+        conn = self._rconn
+        start = max(prefix, continue_key) if continue_key else prefix
+        fetch = limit + 1 if limit else -1  # one more than asked tells whether more remain
+        conn.execute("BEGIN")  # one read transaction: one snapshot for revision and rows
+        try:
+            current = _revision(conn)
+            if revision:
+                _check_readable(conn, revision, current)
+                rows = conn.execute(_AT_REVISION, (start, prefix_end(prefix), revision, fetch)).fetchall()
+            else:
+                rows = conn.execute(
+                    "SELECT name, value, create_revision, mod_revision FROM current "
+                    "WHERE name >= ? AND name < ? ORDER BY name LIMIT ?", (start, prefix_end(prefix), fetch)).fetchall()
+        finally:
+            conn.execute("COMMIT")
+        more = bool(limit) and len(rows) > limit
+        items = [KeyValue(r[0], r[1], r[2], r[3]) for r in (rows[:limit] if more else rows)]
+        return ListResult(items, revision or current, more)
+
+    # ---- writes ------------------------------------------------------------------------------
+
+    async def create(self, key: str, value: bytes) -> int:
+        return await self._write(_create, key, value)
+
+    async def update(self, key: str, value: bytes, expected_revision: int) -> WriteResult:
+        return await self._write(_update, key, value, expected_revision)
+
+    async def delete(self, key: str, expected_revision: int = 0) -> WriteResult:
+        return await self._write(_delete, key, expected_revision)
+
+    async def compact(self, revision: int) -> None:
+        await self._write(_compact, revision)
+
+    # ---- watch -------------------------------------------------------------------------------
+
+    async def watch(self, prefix: str, start_revision: int) -> AsyncIterator[WatchEvent]:
+        end = prefix_end(prefix)
+        next_rev = start_revision or await self.current_revision() + 1
+        while not self._closed:
+            wake = self._wake  # taken before the read, so a write during the read is not slept through
+            events = await self._read(self._events, prefix, end, next_rev)
+            for event in events:
+                yield event
+            if events:
+                next_rev = events[-1].revision + 1
+            if len(events) < WATCH_BATCH:
+                try:
+                    await asyncio.wait_for(wake.wait(), self._poll_interval)
+                except TimeoutError:
+                    pass
+
+    def _events(self, prefix: str, end: str, start: int) -> list[WatchEvent]:
+        conn = self._rconn
+        conn.execute("BEGIN")
+        try:
+            compacted = _compact_revision(conn)
+            if start <= compacted:
+                raise Compacted(start, compacted)
+            rows = conn.execute(_EVENTS, (start, prefix, end, WATCH_BATCH)).fetchall()
+        finally:
+            conn.execute("COMMIT")
+        return [_event(row) for row in rows]
+
+    # ---- plumbing ----------------------------------------------------------------------------
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._wake.set()
+        if self._flusher is not None:
+            await asyncio.gather(self._flusher, return_exceptions=True)
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._writer_pool, self._wconn.close)
+        await loop.run_in_executor(self._reader_pool, self._rconn.close)
+        self._writer_pool.shutdown(wait=False)
+        self._reader_pool.shutdown(wait=False)
+
+    async def _read(self, fn: Callable[..., Any], *args: Any) -> Any:
+        if self._closed:
+            raise Unavailable("the embedded store is closed")
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._reader_pool, fn, *args)
+        except sqlite3.Error as exc:
+            raise Unavailable(f"sqlite: {exc}") from exc
+
+    async def _write(self, fn: Callable[..., Any], *args: Any) -> Any:
+        if self._closed:
+            raise Unavailable("the embedded store is closed")
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        if self._queued is None:
+            self._queued = _Batch()
+        self._queued.ops.append((fn, args, future))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush())
+        return await future
+
+    async def _flush(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._queued is not None:
+            batch, self._queued = self._queued, None
+            try:
+                results = await loop.run_in_executor(self._writer_pool, self._commit, batch)
+            except sqlite3.Error as exc:
+                results = [Unavailable(f"sqlite: {exc}")] * len(batch.ops)
+            except BaseException as exc:  # noqa: BLE001 - every waiting writer must hear of it
+                results = [Unavailable(f"sqlite writer failed: {exc!r}")] * len(batch.ops)
+            for (_, _, future), result in zip(batch.ops, results):
+                if future.done():  # the caller gave up (timeout); the write may still have happened
+                    continue
+                if isinstance(result, BaseException):
+                    future.set_exception(result)
+                else:
+                    future.set_result(result)
+            self._wake.set()
+            self._wake = asyncio.Event()
+
+    def _commit(self, batch: _Batch) -> list[Any]:
+        conn = self._wconn
+        conn.execute("BEGIN IMMEDIATE")
+        results: list[Any] = []
+        try:
+            for fn, args, _ in batch.ops:
+                try:
+                    results.append(fn(conn, *args))
+                except (KeyExists, FutureRevision) as exc:  # checked before writing: nothing to undo
+                    results.append(exc)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return results
+
+
+# ---- statements run in the writer thread, inside its transaction ------------------------------
+
+def _revision(conn: sqlite3.Connection) -> int:
+    return conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'log'").fetchone()[0]
+
+
+def _compact_revision(conn: sqlite3.Connection) -> int:
+    return conn.execute("SELECT value FROM meta WHERE name = 'compact_revision'").fetchone()[0]
+
+
+def _check_readable(conn: sqlite3.Connection, revision: int, current: int) -> None:
+    if revision > current:
+        raise FutureRevision(revision, current)
+    compacted = _compact_revision(conn)
+    if revision < compacted:  # the snapshot at the compact revision itself is kept, as in etcd
+        raise Compacted(revision, compacted)
+
+
+def _current(conn: sqlite3.Connection, key: str) -> KeyValue | None:
+    row = conn.execute(
+        "SELECT value, create_revision, mod_revision FROM current WHERE name = ?", (key,)).fetchone()
+    return KeyValue(key, row[0], row[1], row[2]) if row else None
+
+
+def _append(conn: sqlite3.Connection, key: str, *, created: bool, deleted: bool, create_revision: int,
+            prev_revision: int, value: bytes) -> int:
+    cur = conn.execute(
+        "INSERT INTO log (name, created, deleted, create_revision, prev_revision, value) VALUES (?, ?, ?, ?, ?, ?)",
+        (key, int(created), int(deleted), create_revision, prev_revision, value))
+    return cur.lastrowid
+
+
+def _create(conn: sqlite3.Connection, key: str, value: bytes) -> int:
+    if _current(conn, key) is not None:
+        raise KeyExists(key)
+    rev = _append(conn, key, created=True, deleted=False, create_revision=0, prev_revision=0, value=value)
+    conn.execute("UPDATE log SET create_revision = ? WHERE id = ?", (rev, rev))
+    conn.execute("INSERT INTO current (name, create_revision, mod_revision, value) VALUES (?, ?, ?, ?)",
+                 (key, rev, rev, value))
+    return rev
+
+
+def _update(conn: sqlite3.Connection, key: str, value: bytes, expected_revision: int) -> WriteResult:
+    cur = _current(conn, key)
+    if cur is None or cur.mod_revision != expected_revision:
+        return WriteResult(False, _revision(conn), cur)
+    rev = _append(conn, key, created=False, deleted=False, create_revision=cur.create_revision,
+                  prev_revision=cur.mod_revision, value=value)
+    conn.execute("UPDATE current SET mod_revision = ?, value = ? WHERE name = ?", (rev, value, key))
+    return WriteResult(True, rev, KeyValue(key, value, cur.create_revision, rev))
+
+
+def _delete(conn: sqlite3.Connection, key: str, expected_revision: int) -> WriteResult:
+    cur = _current(conn, key)
+    if cur is None or (expected_revision and cur.mod_revision != expected_revision):
+        return WriteResult(False, _revision(conn), cur)
+    rev = _append(conn, key, created=False, deleted=True, create_revision=cur.create_revision,
+                  prev_revision=cur.mod_revision, value=cur.value)
+    conn.execute("DELETE FROM current WHERE name = ?", (key,))
+    return WriteResult(True, rev, cur)
+
+
+def _compact(conn: sqlite3.Connection, revision: int) -> None:
+    current = _revision(conn)
+    if revision > current:
+        raise FutureRevision(revision, current)
+    if revision <= _compact_revision(conn):
+        return  # already compacted there: nothing to do (etcd would say "compacted"; callers need not care)
+    conn.execute(_COMPACT, {"rev": revision})
+    conn.execute("UPDATE meta SET value = ? WHERE name = 'compact_revision'", (revision,))
+
+
+def _event(row: tuple[Any, ...]) -> WatchEvent:
+    rev, name, deleted, create_rev, value, prev_rev, prev_create, prev_value = row
+    prev = KeyValue(name, prev_value, prev_create, prev_rev) if prev_rev is not None else None
+    return WatchEvent(EventType.DELETE if deleted else EventType.PUT,
+                      KeyValue(name, value, create_rev, rev), prev, rev)
