@@ -1,0 +1,1 @@
+"""kube-proxy: Service ClusterIPs and NodePorts forwarded to ready endpoints (userspace mode)."""
