@@ -1,0 +1,107 @@
+"""OpenAPI v3 documents and strict field validation."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.apiserver.openapi import (
+    openapi_v3_document,
+    openapi_v3_root,
+    parse_openapi_v3_path,
+    schema_name,
+    strict_decoding_message,
+    unknown_field_warnings,
+    unknown_fields,
+)
+from services.apiserver.registry import REGISTRY
+
+
+def test_root_lists_every_group_version() -> None:
+    root = openapi_v3_root(REGISTRY)
+    assert set(root["paths"]) == {"api/v1", "apis/apps/v1", "apis/discovery.k8s.io/v1", "apis/coordination.k8s.io/v1"}
+    assert root["paths"]["api/v1"]["serverRelativeURL"].startswith("/openapi/v3/api/v1?hash=")
+
+
+@pytest.mark.parametrize("path,gv", [
+    ("/openapi/v3/api/v1", ("", "v1")),
+    ("/openapi/v3/apis/apps/v1", ("apps", "v1")),
+    ("/openapi/v3/apis/apps", None),
+    ("/openapi/v2", None),
+])
+def test_parse_path(path, gv) -> None:
+    assert parse_openapi_v3_path(path) == gv
+
+
+def test_every_kind_has_gvk_schema_and_patch_with_field_validation() -> None:
+    for group, version in REGISTRY.group_versions():
+        doc = openapi_v3_document(REGISTRY, group, version)
+        schemas = doc["components"]["schemas"]
+        for res in REGISTRY.in_group_version(group, version):
+            schema = schemas[schema_name(res)]
+            assert schema["x-kubernetes-group-version-kind"] == [{"group": group, "version": version, "kind": res.kind}]
+            patches = [op["patch"] for op in doc["paths"].values()
+                       if "patch" in op and op["patch"]["x-kubernetes-group-version-kind"]["kind"] == res.kind]
+            assert len(patches) == 1
+            assert "fieldValidation" in [p["name"] for p in patches[0]["parameters"]]
+        # every $ref resolves inside the document
+        text = str(doc)
+        for name in schemas:
+            assert name in text
+        for ref in _refs(doc):
+            assert ref.removeprefix("#/components/schemas/") in schemas
+
+
+def _refs(node):
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "$ref":
+                yield value
+            else:
+                yield from _refs(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _refs(item)
+
+
+def test_pod_spec_schema_is_modeled() -> None:
+    schemas = openapi_v3_document(REGISTRY, "", "v1")["components"]["schemas"]
+    spec = schemas["io.k8s.api.core.v1.PodSpec"]
+    assert spec["properties"]["containers"]["type"] == "array"
+    assert spec["properties"]["containers"]["items"] == {"$ref": "#/components/schemas/io.k8s.api.core.v1.Container"}
+    assert spec["required"] == ["containers"]
+    assert spec["properties"]["affinity"]["x-kubernetes-preserve-unknown-fields"] is True
+    assert openapi_v3_document(REGISTRY, "batch", "v1") is None
+
+
+POD = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "x", "labels": {"any-key": "v"}},
+       "spec": {"containers": [{"name": "a", "image": "nginx", "resources": {"limits": {"cpu": "1"}},
+                                "ports": [{"containerPort": 80}], "livenessProbe": {"httpGet": {"port": 80}}}],
+                "volumes": [{"name": "v", "emptyDir": {}}], "affinity": {"whatever": {"deep": 1}}}}
+
+UNKNOWN_CASES = [
+    ("pods", POD, []),
+    ("pods", {**POD, "spec": {**POD["spec"], "containers": [{"name": "a", "imagee": "x"}]}}, ["spec.containers[0].imagee"]),
+    ("pods", {**POD, "metadata": {"name": "x", "labelz": {}}, "extra": 1}, ["metadata.labelz", "extra"]),
+    ("pods", {**POD, "spec": {**POD["spec"], "containers": [{"name": "a", "livenessProbe": {"httpGet": {"prot": 1}}}]}},
+     ["spec.containers[0].livenessProbe.httpGet.prot"]),
+    ("deployments", {"spec": {"replicas": 1, "template": {"spec": {"containers": [{"name": "a", "imag": "x"}]}},
+                              "strategy": {"rollingUpdate": {"maxSurge": "25%"}}}},
+     ["spec.template.spec.containers[0].imag"]),
+    ("services", {"spec": {"ports": [{"port": 80, "targetport": 8080}], "type": "ClusterIP"}},
+     ["spec.ports[0].targetport"]),
+    ("configmaps", {"data": {"a": "b"}, "dta": {}}, ["dta"]),
+    ("nodes", {"status": {"anything": 1}}, []),
+]
+
+
+@pytest.mark.parametrize("plural,obj,expected", UNKNOWN_CASES)
+def test_unknown_fields(plural, obj, expected) -> None:
+    assert unknown_fields(REGISTRY.lookup(plural), obj) == expected
+
+
+def test_strict_messages() -> None:
+    pods = REGISTRY.lookup("pods")
+    assert strict_decoding_message(pods, ["spec.foo", "bar"]) == (
+        'Pod in version "v1" cannot be handled as a Pod: strict decoding error: '
+        'unknown field "spec.foo", unknown field "bar"')
+    assert unknown_field_warnings(["spec.foo"]) == ['unknown field "spec.foo"']
