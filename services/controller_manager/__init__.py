@@ -1,0 +1,1 @@
+"""kube-controller-manager for kubemu: control loops that drive the cluster toward its objects' specs."""

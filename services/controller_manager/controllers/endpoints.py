@@ -1,0 +1,138 @@
+"""Endpoints controller (k8s pkg/controller/endpoint): the legacy Endpoints object per Service.
+
+Guarantees, for each Service with a selector: an Endpoints object of the same name whose subsets
+hold ready pods in `addresses` and not-ready ones in `notReadyAddresses` (terminating pods are left
+out unless publishNotReadyAddresses), each with ip, nodeName and a Pod targetRef; addresses that
+share the same resolved ports share a subset (endpoints.RepackSubsets). It is written only when
+it differs. When the Service is gone, its Endpoints object is deleted.
+"""
+
+from __future__ import annotations
+
+import copy
+
+from shared.client import AlreadyExists, NotFound
+from shared.resources import ENDPOINTS, PODS, SERVICES
+
+from services.controller_manager.base import Controller, ControllerContext
+from services.controller_manager.controllers.endpoints_util import (
+    endpoint_ports,
+    pod_ip,
+    service_labels,
+    service_selects,
+    should_pod_be_in_endpoints,
+    target_ref,
+)
+from services.controller_manager.objects import is_being_deleted, is_pod_ready, key_of, meta, split_key, unwrap_tombstone
+
+
+def _address(pod: dict) -> dict:
+    address = {"ip": pod_ip(pod), "targetRef": target_ref(pod)}
+    node = (pod.get("spec") or {}).get("nodeName")
+    if node:
+        address["nodeName"] = node
+    return address
+
+
+def desired_subsets(service: dict, pods: list[dict]) -> list[dict]:
+    publish = bool((service.get("spec") or {}).get("publishNotReadyAddresses"))
+    groups: dict[tuple, dict] = {}
+    for pod in pods:
+        if not service_selects(service, pod) or not should_pod_be_in_endpoints(pod, include_terminating=publish):
+            continue
+        ports = endpoint_ports(service, pod)
+        if (service.get("spec") or {}).get("ports") and not ports:
+            continue
+        ports = sorted(ports, key=lambda p: (p["name"], p["port"], p["protocol"]))
+        pkey = tuple((p["name"], p["port"], p["protocol"], p.get("appProtocol", "")) for p in ports)
+        subset = groups.setdefault(pkey, {"addresses": [], "notReadyAddresses": [], "ports": ports})
+        ready = publish or is_pod_ready(pod)
+        subset["addresses" if ready else "notReadyAddresses"].append(_address(pod))
+    out = []
+    for pkey in sorted(groups):
+        subset = groups[pkey]
+        for field in ("addresses", "notReadyAddresses"):
+            subset[field].sort(key=lambda a: (a["ip"], a["targetRef"].get("uid") or ""))
+            if not subset[field]:
+                del subset[field]
+        if not subset["ports"]:
+            del subset["ports"]
+        out.append(subset)
+    return out
+
+
+class EndpointsController(Controller):
+    name = "endpoints-controller"
+    queue_name = "endpoint"
+    default_workers = 5
+
+    def __init__(self, ctx: ControllerContext, *, workers: int | None = None) -> None:
+        super().__init__(ctx, workers=workers)
+        self.svc_informer = ctx.informers.informer(SERVICES)
+        self.pod_informer = ctx.informers.informer(PODS)
+        self.ep_informer = ctx.informers.informer(ENDPOINTS)
+        self.svc_informer.add_event_handler(on_add=self.enqueue, on_update=lambda o, n: self.enqueue(n),
+                                            on_delete=self._on_delete)
+        self.pod_informer.add_event_handler(on_add=self._on_pod, on_update=self._on_pod_update,
+                                            on_delete=self._on_pod_delete)
+        self.ep_informer.add_event_handler(on_delete=self._on_delete)
+
+    def _on_delete(self, obj: object) -> None:
+        item = unwrap_tombstone(obj)
+        if item is not None:
+            self.enqueue(item)
+
+    def _services_for(self, pod: dict) -> list[dict]:
+        return [s for s in self.svc_informer.lister.list(namespace=meta(pod).get("namespace")) if service_selects(s, pod)]
+
+    def _on_pod(self, pod: dict) -> None:
+        for svc in self._services_for(pod):
+            self.enqueue(svc)
+
+    def _on_pod_update(self, old: dict, new: dict) -> None:
+        if meta(old).get("resourceVersion") == meta(new).get("resourceVersion"):
+            return
+        for key in {key_of(s) for s in self._services_for(old) + self._services_for(new)}:
+            self.queue.add(key)
+
+    def _on_pod_delete(self, obj: object) -> None:
+        pod = unwrap_tombstone(obj)
+        if pod is not None:
+            self._on_pod(pod)
+
+    async def sync(self, key: str) -> None:
+        namespace, name = split_key(key)
+        service = self.svc_informer.lister.get(name, namespace)
+        if service is None:
+            await self._delete_endpoints(namespace, name)
+            return
+        if not (service.get("spec") or {}).get("selector") or is_being_deleted(service):
+            return  # without a selector, the user manages the Endpoints
+        subsets = desired_subsets(service, self.pod_informer.lister.list(namespace=namespace))
+        labels = service_labels(service)
+        current = self.ep_informer.lister.get(name, namespace)
+        if current is not None and (current.get("subsets") or []) == subsets and \
+                (meta(current).get("labels") or {}) == labels:
+            return
+        if current is None:
+            body = {"apiVersion": "v1", "kind": "Endpoints",
+                    "metadata": {"name": name, "namespace": namespace, "labels": labels}}
+            if subsets:
+                body["subsets"] = subsets
+            try:
+                await self.client.create(ENDPOINTS, body, namespace=namespace)
+            except AlreadyExists:
+                raise  # our cache is behind; the retry will update it
+            return
+        body = copy.deepcopy(current)
+        body["metadata"]["labels"] = labels
+        body["subsets"] = subsets
+        await self.client.update(ENDPOINTS, body, namespace=namespace)
+
+    async def _delete_endpoints(self, namespace: str, name: str) -> None:
+        if self.ep_informer.lister.get(name, namespace) is None:
+            return
+        try:
+            await self.client.delete(ENDPOINTS, name, namespace=namespace)
+        except NotFound:
+            pass

@@ -1,0 +1,78 @@
+"""What a Service's endpoints are (k8s pkg/controller/util/endpoint and endpointslice util).
+
+Guarantees: the same inclusion rules for both controllers — a pod with no IP or in a terminal
+phase is never an endpoint; named targetPorts resolve per pod from its container ports (a pod
+without the name is left out of that port); pods and services are matched in one namespace.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from services.controller_manager.labels import map_selector_matches
+from services.controller_manager.objects import TERMINAL_PHASES, is_being_deleted, labels_of, meta
+
+HEADLESS_LABEL = "service.kubernetes.io/headless"
+
+
+def pod_ip(pod: Mapping) -> str:
+    status = pod.get("status") or {}
+    ips = [p.get("ip") for p in status.get("podIPs") or [] if p.get("ip")]
+    return status.get("podIP") or (ips[0] if ips else "")
+
+
+def should_pod_be_in_endpoints(pod: Mapping, *, include_terminating: bool) -> bool:
+    if (pod.get("status") or {}).get("phase") in TERMINAL_PHASES:
+        return False
+    if not pod_ip(pod):
+        return False
+    return include_terminating or not is_being_deleted(pod)
+
+
+def find_port(pod: Mapping, service_port: Mapping) -> int | None:
+    """podutil.FindPort: an int targetPort as is; a name looked up in the pod's containers."""
+    target = service_port.get("targetPort", service_port.get("port"))
+    if isinstance(target, int):
+        return target
+    if isinstance(target, str) and target.isdigit():
+        return int(target)
+    protocol = service_port.get("protocol") or "TCP"
+    for container in (pod.get("spec") or {}).get("containers") or []:
+        for port in container.get("ports") or []:
+            if port.get("name") == target and (port.get("protocol") or "TCP") == protocol:
+                return int(port["containerPort"])
+    return None
+
+
+def endpoint_ports(service: Mapping, pod: Mapping) -> list[dict]:
+    out = []
+    for sp in (service.get("spec") or {}).get("ports") or []:
+        number = find_port(pod, sp)
+        if number is None:
+            continue
+        port = {"name": sp.get("name") or "", "port": number, "protocol": sp.get("protocol") or "TCP"}
+        if sp.get("appProtocol"):
+            port["appProtocol"] = sp["appProtocol"]
+        out.append(port)
+    return out
+
+
+def service_selects(service: Mapping, pod: Mapping) -> bool:
+    return map_selector_matches((service.get("spec") or {}).get("selector"), labels_of(pod))
+
+
+def is_headless(service: Mapping) -> bool:
+    return (service.get("spec") or {}).get("clusterIP") == "None"
+
+
+def service_labels(service: Mapping) -> dict[str, str]:
+    labels = dict(labels_of(service))
+    labels.pop(HEADLESS_LABEL, None)
+    if is_headless(service):
+        labels[HEADLESS_LABEL] = ""
+    return labels
+
+
+def target_ref(pod: Mapping) -> dict:
+    m = meta(pod)
+    return {"kind": "Pod", "namespace": m.get("namespace"), "name": m.get("name"), "uid": m.get("uid")}

@@ -1,0 +1,214 @@
+"""EndpointSlice controller (k8s pkg/controller/endpointslice).
+
+Guarantees, for each Service with a selector:
+- its pods with an IP become endpoints with conditions ready (ready and not terminating, or
+  publishNotReadyAddresses), serving (ready) and terminating (deletionTimestamp), nodeName and a
+  Pod targetRef;
+- endpoints are grouped by their resolved port list (named targetPorts can differ per pod); each
+  group fills slices of at most `max_endpoints_per_slice`, named by generateName "<svc>-",
+  labelled kubernetes.io/service-name=<svc> and endpointslice.kubernetes.io/managed-by=
+  endpointslice-controller.k8s.io, owned by the Service (controller ownerReference);
+- a Service with no endpoints keeps one empty placeholder slice, as Kubernetes does;
+- slices are only written when they differ; stale slices (other ports, an older Service with the
+  same name) are deleted. A deleted Service's slices go with it through the garbage collector.
+"""
+
+from __future__ import annotations
+
+import copy
+
+from shared.client import NotFound
+from shared.resources import ENDPOINTSLICES, PODS, SERVICES
+
+from services.controller_manager.base import Controller, ControllerContext
+from services.controller_manager.controllers.endpoints_util import (
+    endpoint_ports,
+    pod_ip,
+    service_labels,
+    service_selects,
+    should_pod_be_in_endpoints,
+    target_ref,
+)
+from services.controller_manager.objects import (
+    controller_ref,
+    is_being_deleted,
+    is_pod_ready,
+    key_of,
+    meta,
+    name_of,
+    new_controller_ref,
+    split_key,
+    uid_of,
+    unwrap_tombstone,
+)
+
+SERVICE_NAME_LABEL = "kubernetes.io/service-name"
+MANAGED_BY_LABEL = "endpointslice.kubernetes.io/managed-by"
+CONTROLLER_NAME = "endpointslice-controller.k8s.io"
+MAX_ENDPOINTS_PER_SLICE = 100
+
+
+def _ports_key(ports: list[dict]) -> tuple:
+    return tuple(sorted((p.get("name") or "", p.get("port"), p.get("protocol") or "TCP",
+                         p.get("appProtocol") or "") for p in ports or []))
+
+
+def pod_endpoint(service: dict, pod: dict) -> dict:
+    serving = is_pod_ready(pod)
+    terminating = is_being_deleted(pod)
+    publish = bool((service.get("spec") or {}).get("publishNotReadyAddresses"))
+    endpoint = {
+        "addresses": [pod_ip(pod)],
+        "conditions": {"ready": publish or (serving and not terminating), "serving": serving,
+                       "terminating": terminating},
+        "targetRef": target_ref(pod),
+    }
+    node = (pod.get("spec") or {}).get("nodeName")
+    if node:
+        endpoint["nodeName"] = node
+    hostname, subdomain = (pod.get("spec") or {}).get("hostname"), (pod.get("spec") or {}).get("subdomain")
+    if hostname and subdomain == name_of(service):
+        endpoint["hostname"] = hostname
+    return endpoint
+
+
+def desired_groups(service: dict, pods: list[dict]) -> dict[tuple, tuple[list[dict], list[dict]]]:
+    """ports key → (ports, endpoints sorted by pod name)."""
+    groups: dict[tuple, tuple[list[dict], list[dict]]] = {}
+    for pod in sorted(pods, key=lambda p: (name_of(p), uid_of(p))):
+        if not service_selects(service, pod) or not should_pod_be_in_endpoints(pod, include_terminating=True):
+            continue
+        ports = endpoint_ports(service, pod)
+        if (service.get("spec") or {}).get("ports") and not ports:
+            continue  # none of the service's ports resolve on this pod
+        group = groups.setdefault(_ports_key(ports), (ports, []))
+        group[1].append(pod_endpoint(service, pod))
+    return groups
+
+
+def new_slice(service: dict, ports: list[dict], endpoints: list[dict]) -> dict:
+    labels = dict(service_labels(service), **{SERVICE_NAME_LABEL: name_of(service), MANAGED_BY_LABEL: CONTROLLER_NAME})
+    return {
+        "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+        "metadata": {"generateName": f"{name_of(service)}-", "namespace": meta(service)["namespace"],
+                     "labels": labels,
+                     "ownerReferences": [new_controller_ref(service, api_version="v1", kind="Service")]},
+        "addressType": "IPv4",
+        "endpoints": endpoints,
+        "ports": ports,
+    }
+
+
+def _slice_differs(existing: dict, wanted: dict) -> bool:
+    return (existing.get("endpoints") or []) != wanted["endpoints"] or \
+        _ports_key(existing.get("ports")) != _ports_key(wanted["ports"]) or \
+        (meta(existing).get("labels") or {}) != wanted["metadata"]["labels"]
+
+
+def plan(service: dict, pods: list[dict], existing: list[dict], max_per_slice: int = MAX_ENDPOINTS_PER_SLICE
+         ) -> tuple[list[dict], list[dict], list[dict]]:
+    """(slices to create, slices to update, slices to delete) for one Service."""
+    groups = desired_groups(service, pods)
+    mine = [s for s in existing if (controller_ref(s) or {}).get("uid") == uid_of(service)]
+    to_delete = [s for s in existing if s not in mine]
+    if not groups:
+        groups = {(): ([], [])}  # the placeholder slice
+    by_ports: dict[tuple, list[dict]] = {}
+    for s in sorted(mine, key=name_of):
+        by_ports.setdefault(_ports_key(s.get("ports")), []).append(s)
+    creates, updates = [], []
+    for pkey, (ports, endpoints) in groups.items():
+        chunks = [endpoints[i:i + max_per_slice] for i in range(0, len(endpoints), max_per_slice)] or [[]]
+        reusable = by_ports.pop(pkey, [])
+        for i, chunk in enumerate(chunks):
+            wanted = new_slice(service, ports, chunk)
+            if i < len(reusable):
+                if _slice_differs(reusable[i], wanted):
+                    updated = copy.deepcopy(reusable[i])
+                    updated["metadata"]["labels"] = wanted["metadata"]["labels"]
+                    updated.update(endpoints=chunk, ports=ports, addressType="IPv4")
+                    updates.append(updated)
+            else:
+                creates.append(wanted)
+        to_delete.extend(reusable[len(chunks):])
+    for leftovers in by_ports.values():
+        to_delete.extend(leftovers)
+    return creates, updates, to_delete
+
+
+class EndpointSliceController(Controller):
+    name = "endpointslice-controller"
+    queue_name = "endpoint_slice"
+    default_workers = 5
+
+    def __init__(self, ctx: ControllerContext, *, workers: int | None = None) -> None:
+        super().__init__(ctx, workers=workers)
+        self.max_per_slice = getattr(ctx.options, "max_endpoints_per_slice", MAX_ENDPOINTS_PER_SLICE)
+        self.svc_informer = ctx.informers.informer(SERVICES)
+        self.pod_informer = ctx.informers.informer(PODS)
+        self.slice_informer = ctx.informers.informer(ENDPOINTSLICES)
+        self.svc_informer.add_event_handler(on_add=self.enqueue, on_update=lambda o, n: self.enqueue(n),
+                                            on_delete=self._on_service_delete)
+        self.pod_informer.add_event_handler(on_add=self._on_pod, on_update=self._on_pod_update,
+                                            on_delete=self._on_pod_delete)
+        self.slice_informer.add_event_handler(on_add=self._on_slice, on_update=lambda o, n: self._on_slice(n),
+                                              on_delete=self._on_slice_delete)
+
+    def _on_service_delete(self, obj: object) -> None:
+        svc = unwrap_tombstone(obj)
+        if svc is not None:
+            self.enqueue(svc)
+
+    def _services_for(self, pod: dict) -> list[dict]:
+        return [s for s in self.svc_informer.lister.list(namespace=meta(pod).get("namespace")) if service_selects(s, pod)]
+
+    def _on_pod(self, pod: dict) -> None:
+        for svc in self._services_for(pod):
+            self.enqueue(svc)
+
+    def _on_pod_update(self, old: dict, new: dict) -> None:
+        if meta(old).get("resourceVersion") == meta(new).get("resourceVersion"):
+            return
+        keys = {key_of(s) for s in self._services_for(old) + self._services_for(new)}
+        for key in keys:
+            self.queue.add(key)
+
+    def _on_pod_delete(self, obj: object) -> None:
+        pod = unwrap_tombstone(obj)
+        if pod is not None:
+            self._on_pod(pod)
+
+    def _on_slice(self, endpoint_slice: dict) -> None:
+        """Someone changed one of our slices: put it back as it should be."""
+        labels = meta(endpoint_slice).get("labels") or {}
+        if labels.get(MANAGED_BY_LABEL) == CONTROLLER_NAME and labels.get(SERVICE_NAME_LABEL):
+            self.queue.add(f"{meta(endpoint_slice).get('namespace')}/{labels[SERVICE_NAME_LABEL]}")
+
+    def _on_slice_delete(self, obj: object) -> None:
+        endpoint_slice = unwrap_tombstone(obj)
+        if endpoint_slice is not None:
+            self._on_slice(endpoint_slice)
+
+    def _existing_slices(self, namespace: str, service_name: str) -> list[dict]:
+        return [s for s in self.slice_informer.lister.list(namespace=namespace)
+                if (meta(s).get("labels") or {}).get(SERVICE_NAME_LABEL) == service_name
+                and (meta(s).get("labels") or {}).get(MANAGED_BY_LABEL) == CONTROLLER_NAME]
+
+    async def sync(self, key: str) -> None:
+        namespace, name = split_key(key)
+        service = self.svc_informer.lister.get(name, namespace)
+        if service is None or not (service.get("spec") or {}).get("selector"):
+            return  # deleted (its slices are garbage collected) or not ours to manage
+        if is_being_deleted(service):
+            return
+        pods = self.pod_informer.lister.list(namespace=namespace)
+        creates, updates, deletes = plan(service, pods, self._existing_slices(namespace, name), self.max_per_slice)
+        for body in creates:
+            await self.client.create(ENDPOINTSLICES, body, namespace=namespace)
+        for body in updates:
+            await self.client.update(ENDPOINTSLICES, body, namespace=namespace)
+        for stale in deletes:
+            try:
+                await self.client.delete(ENDPOINTSLICES, name_of(stale), namespace=namespace)
+            except NotFound:
+                pass
