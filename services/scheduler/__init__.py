@@ -1,0 +1,1 @@
+"""kubemu's kube-scheduler: binds pending pods to nodes through a plugin framework (filter, score, bind)."""

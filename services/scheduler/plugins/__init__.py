@@ -1,0 +1,44 @@
+"""The in-tree plugins and kube-scheduler's default profile built from them.
+
+Guarantees: `default_plugins` lists the plugins in kube-scheduler's default order, so Filter runs
+NodeUnschedulable, NodeName, TaintToleration, NodeAffinity, NodeResourcesFit (the first
+rejection names the reason), and `DEFAULT_SCORE_WEIGHTS` are the default profile's weights.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services.scheduler.framework import Framework, Plugin
+from services.scheduler.plugins.balanced_allocation import BalancedAllocation
+from services.scheduler.plugins.default_binder import DefaultBinder
+from services.scheduler.plugins.node_affinity import NodeAffinity
+from services.scheduler.plugins.node_name import NodeName
+from services.scheduler.plugins.node_resources_fit import NodeResourcesFit
+from services.scheduler.plugins.node_unschedulable import NodeUnschedulable
+from services.scheduler.plugins.taint_toleration import TaintToleration
+
+DEFAULT_SCORE_WEIGHTS = {
+    "TaintToleration": 3,
+    "NodeAffinity": 2,
+    "NodeResourcesFit": 1,
+    "NodeResourcesBalancedAllocation": 1,
+}
+
+
+def default_plugins(client: Any = None) -> list[Plugin]:
+    plugins: list[Plugin] = [NodeUnschedulable(), NodeName(), TaintToleration(), NodeAffinity(),
+                             NodeResourcesFit(), BalancedAllocation()]
+    if client is not None:
+        plugins.append(DefaultBinder(client))
+    return plugins
+
+
+def default_framework(client: Any = None, *, profile_name: str = "default-scheduler",
+                      percentage_of_nodes_to_score: int | None = None) -> Framework:
+    return Framework(default_plugins(client), score_weights=DEFAULT_SCORE_WEIGHTS, profile_name=profile_name,
+                     percentage_of_nodes_to_score=percentage_of_nodes_to_score)
+
+
+__all__ = ["BalancedAllocation", "DEFAULT_SCORE_WEIGHTS", "DefaultBinder", "NodeAffinity", "NodeName",
+           "NodeResourcesFit", "NodeUnschedulable", "TaintToleration", "default_framework", "default_plugins"]

@@ -1,0 +1,1 @@
+"""Helpers the plugins share: quantities, pod requests, taints/tolerations, node selectors."""
