@@ -123,14 +123,17 @@ class SqliteBackend:
 
     def __init__(self, data_dir: str | Path, *, poll_interval: float = POLL_INTERVAL) -> None:
         self.path = Path(data_dir) / DB_FILE
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._poll_interval = poll_interval
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._wconn = _connect(self.path)
+            self._wconn.executescript(_SCHEMA)
+            self._wconn.execute(_SEED_REVISION)
+            self._rconn = _connect(self.path)
+        except (OSError, sqlite3.Error) as exc:
+            raise Unavailable(f"cannot open the embedded store at {self.path}: {exc}") from exc
         self._writer_pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
         self._reader_pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="sqlite-reader")
-        self._wconn = _connect(self.path)
-        self._wconn.executescript(_SCHEMA)
-        self._wconn.execute(_SEED_REVISION)
-        self._rconn = _connect(self.path)
         self._queued: _Batch | None = None
         self._flusher: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
@@ -202,7 +205,12 @@ class SqliteBackend:
         next_rev = start_revision or await self.current_revision() + 1
         while not self._closed:
             wake = self._wake  # taken before the read, so a write during the read is not slept through
-            events = await self._read(self._events, prefix, end, next_rev)
+            try:
+                events = await self._read(self._events, prefix, end, next_rev)
+            except Unavailable:
+                if self._closed:
+                    return  # closed under us: the watch just ends
+                raise
             for event in events:
                 yield event
             if events:

@@ -16,6 +16,7 @@ from services.apiserver.storage import (
     WatchEvent,
 )
 from services.apiserver.storage.etcd import EtcdBackend
+from services.apiserver.storage.sqlite import SqliteBackend
 from tests.conftest import free_port
 from tests.integration.storage.conftest import Store
 
@@ -333,3 +334,22 @@ async def test_unreachable_etcd_is_unavailable() -> None:
             await take(db.watch("/registry/", 1), 1)
     finally:
         await db.close()
+
+
+async def test_embedded_store_that_cannot_be_opened_is_unavailable(tmp_path) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the data dir should be")
+    with pytest.raises(Unavailable):
+        SqliteBackend(blocker / "db")
+
+
+async def test_closing_the_embedded_store_ends_its_watches(tmp_path) -> None:
+    db = SqliteBackend(tmp_path / "db")
+    watch = db.watch("/registry/", 0)
+    pending = asyncio.ensure_future(anext(watch))
+    await asyncio.sleep(0.1)
+    await db.close()
+    with pytest.raises(StopAsyncIteration):
+        await asyncio.wait_for(pending, 5)
+    with pytest.raises(Unavailable):
+        await db.get("/registry/x")
