@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["tests.fixtures.apiserver"]
+
 
 def _require(reason: str) -> None:
     if os.environ.get("CI"):

@@ -1,0 +1,242 @@
+"""kube-apiserver, smaller: `create_app(config)` builds the aiohttp application.
+
+Guarantees:
+- Every request is authenticated (bearer token) except /healthz, /livez, /readyz and /version;
+  every request is answered with a Kubernetes `Status` on failure (never a traceback), counted in
+  `apiserver_request_total{verb,resource,code}` and logged in one `apiserver.request` line.
+- At startup the store is opened, one watch cache per resource starts, the system namespaces
+  (default, kube-system, kube-public, kube-node-lease) and the `default/kubernetes` Service exist,
+  and the ClusterIP/NodePort allocators are rebuilt from the stored Services.
+- /readyz fails while the store cannot be reached.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import aiohttp
+import prometheus_client
+from aiohttp import web
+
+from services.apiserver import admission, codec, endpoints, errors
+from services.apiserver.allocator import ServiceAllocator
+from services.apiserver.auth import TokenAuthenticator, UserInfo
+from services.apiserver.config import ApiServerConfig
+from services.apiserver.handlers import Api
+from services.apiserver.metrics import ApiMetrics
+from services.apiserver.objectstore import ObjectStore, decode
+from services.apiserver.registry import Registry, default_registry
+from services.apiserver.storage.base import KeyExists
+from services.apiserver.watchcache import WatchCache
+from shared.logging import get_logger
+
+log = get_logger()
+
+CONFIG = web.AppKey("config", ApiServerConfig)
+METRICS = web.AppKey("metrics", ApiMetrics)
+AUTH = web.AppKey("auth", TokenAuthenticator)
+STORE = web.AppKey("store", ObjectStore)
+CACHES = web.AppKey("caches", dict)
+BACKEND = web.AppKey("backend", object)
+UNAUTHENTICATED = frozenset({"/healthz", "/livez", "/readyz", "/version", "/version/"})
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def create_app(config: ApiServerConfig, *, backend: Any | None = None, registry: Registry | None = None
+               ) -> web.Application:
+    """The API server application; `backend` overrides the store named by `config`."""
+    registry = registry or default_registry()
+    metrics = ApiMetrics()
+    app = web.Application(middlewares=[_request_middleware], client_max_size=errors.MAX_BODY_BYTES + 1)
+    app[CONFIG] = config
+    app[METRICS] = metrics
+    app[AUTH] = TokenAuthenticator.from_file(config.token_auth_file)
+    backend = backend if backend is not None else open_store(config)
+    app[BACKEND] = backend
+    store = ObjectStore(backend, prefix=config.etcd_prefix, timeout=config.storage_timeout)
+    app[STORE] = store
+    caches = {res.plural: WatchCache(res.plural, backend, store.resource_prefix(res), decode,
+                                     size=config.watch_cache_size, on_watchers=metrics.set_watchers)
+              for res in registry.all()}
+    app[CACHES] = caches
+    allocator = ServiceAllocator(config.service_cluster_ip_range, config.service_node_port_range)
+    app[endpoints.API_KEY] = Api(registry, store, allocator=allocator, caches=caches,
+                                 min_request_timeout=config.min_request_timeout,
+                                 bookmark_interval=config.bookmark_interval)
+    app[endpoints.KUBELET_SCHEME] = config.kubelet_scheme
+    app.cleanup_ctx.append(_lifecycle)
+    app.on_shutdown.append(_end_watches)
+    _add_routes(app)
+    return app
+
+
+def open_store(config: ApiServerConfig) -> Any:
+    if config.storage == "memory":
+        from services.apiserver.memstore import MemoryBackend
+
+        return MemoryBackend()
+    from services.apiserver.storage import open_backend
+
+    if config.storage == "embedded":
+        return open_backend(data_dir=str(config.data_dir), timeout=config.storage_timeout)
+    return open_backend(etcd_servers=",".join(config.etcd_servers), timeout=config.storage_timeout)
+
+
+def _add_routes(app: web.Application) -> None:
+    app.router.add_get("/healthz", _ok)
+    app.router.add_get("/livez", _ok)
+    app.router.add_get("/readyz", _readyz)
+    app.router.add_get("/version", endpoints.version)
+    app.router.add_get("/metrics", _metrics)
+    app.router.add_route("*", "/api", endpoints.api_root)
+    app.router.add_route("*", "/apis", endpoints.api_root)
+    app.router.add_route("*", "/api/{tail:.*}", endpoints.api_root)
+    app.router.add_route("*", "/apis/{tail:.*}", endpoints.api_root)
+    app.router.add_get("/openapi/{tail:.*}", endpoints.openapi)
+
+
+async def _ok(_: web.Request) -> web.Response:
+    return web.Response(text="ok")
+
+
+async def _readyz(request: web.Request) -> web.Response:
+    store = request.app[STORE]
+    try:
+        await asyncio.wait_for(store.backend.current_revision(), 2.0)
+    except Exception:  # any failure means not ready
+        return web.Response(status=500, text="[-]etcd failed: reason withheld\nreadyz check failed")
+    return web.Response(text="ok")
+
+
+async def _metrics(request: web.Request) -> web.Response:
+    body = prometheus_client.generate_latest(request.app[METRICS].registry)
+    return web.Response(body=body, headers={"Content-Type": prometheus_client.CONTENT_TYPE_LATEST})
+
+
+@web.middleware
+async def _request_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    started = time.monotonic()
+    user: UserInfo | None = None
+    code = 500
+    try:
+        if request.path not in UNAUTHENTICATED:
+            user = request.app[AUTH].authenticate(request.headers.get("Authorization"))
+            if user is None:
+                raise errors.unauthorized()
+            request["user"] = user
+        response = await handler(request)
+        code = response.status
+        return response
+    except errors.ApiStatusError as err:
+        code = err.code
+        return codec.status_response(err)
+    except web.HTTPException as exc:
+        code = exc.status
+        return codec.status_response(_http_error(exc))
+    except (ConnectionResetError, asyncio.CancelledError):
+        code = 499
+        raise
+    except Exception as exc:  # a bug: answer a Status, log the traceback
+        log.exception("apiserver.internal_error", path=request.path, method=request.method)
+        code = 500
+        return codec.status_response(errors.internal(f"{type(exc).__name__}: {exc}"))
+    finally:
+        _record(request, user, code, time.monotonic() - started)
+
+
+def _http_error(exc: web.HTTPException) -> errors.ApiStatusError:
+    if exc.status == 413:
+        return errors.too_large()
+    if exc.status == 404:
+        return errors.path_not_found()
+    if exc.status == 405:
+        return errors.method_not_allowed()
+    return errors.ApiStatusError(exc.status, exc.reason.replace(" ", ""), exc.text or exc.reason)
+
+
+def _record(request: web.Request, user: UserInfo | None, code: int, seconds: float) -> None:
+    info = request.get("info")
+    verb = (info.verb if info else request.method).upper()
+    resource = info.resource.plural if info else ""
+    if info and info.subresource:
+        resource_label = resource
+    else:
+        resource_label = resource
+    request.app[METRICS].observe(verb, resource_label, code, seconds)
+    if request.path in ("/healthz", "/livez", "/readyz", "/metrics"):
+        return
+    log.info("apiserver.request", verb=verb, resource=resource,
+             subresource=info.subresource if info else None, key=info.key if info else None,
+             path=request.path if not info else None, user=user.name if user else None, code=code,
+             latency_ms=round(seconds * 1000, 2))
+
+
+async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
+    caches: dict[str, WatchCache] = app[CACHES]
+    api = app[endpoints.API_KEY]
+    session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, sock_connect=5))
+    app[endpoints.KUBELET_SESSION] = session
+    for cache in caches.values():
+        cache.start()
+    try:
+        await _bootstrap(app, api)
+        yield
+    finally:
+        for cache in caches.values():
+            await cache.stop()
+        await session.close()
+        with contextlib.suppress(Exception):
+            await app[BACKEND].close()
+
+
+async def _end_watches(app: web.Application) -> None:
+    """Shutting down: end every watch stream cleanly (clients re-watch elsewhere)."""
+    for cache in app[CACHES].values():
+        for watcher in list(cache.watchers):
+            watcher.close()
+
+
+async def _bootstrap(app: web.Application, api: Api) -> None:
+    """System namespaces, the allocators' state and the `kubernetes` Service, retried until the store answers."""
+    delay = 0.2
+    while True:
+        try:
+            await _rebuild_allocations(api)
+            for name in admission.SYSTEM_NAMESPACES:
+                await _ensure(api, "namespaces", None, {"metadata": {"name": name}})
+            await _ensure_kubernetes_service(app, api)
+            return
+        except (errors.ApiStatusError, OSError) as exc:
+            log.warning("apiserver.bootstrap_retry", error=str(exc))
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
+async def _rebuild_allocations(api: Api) -> None:
+    services = api.registry.get("", "v1", "services")
+    items, _, _ = await api.list_objects(services, None, {})
+    for svc in items:
+        api.allocator.observe(svc)
+
+
+async def _ensure(api: Api, plural: str, namespace: str | None, obj: dict) -> None:
+    res = api.registry.get("", "v1", plural)
+    if await api.store.get(res, obj["metadata"]["name"], namespace) is not None:
+        return
+    with contextlib.suppress(errors.ApiStatusError, KeyExists):
+        await api.create(res, namespace, obj)
+        log.info("apiserver.created", resource=plural, key=f"{namespace}/{obj['metadata']['name']}"
+                 if namespace else obj["metadata"]["name"])
+
+
+async def _ensure_kubernetes_service(app: web.Application, api: Api) -> None:
+    config = app[CONFIG]
+    svc = {"metadata": {"name": "kubernetes", "namespace": "default",
+                        "labels": {"component": "apiserver", "provider": "kubernetes"}},
+           "spec": {"type": "ClusterIP", "clusterIP": api.allocator.ips.first_ip, "sessionAffinity": "None",
+                    "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": config.port}]}}
+    await _ensure(api, "services", "default", svc)

@@ -1,0 +1,107 @@
+"""Request bodies in, responses out: JSON/YAML decoding, Accept negotiation, Table output.
+
+Guarantees: a body is JSON or YAML by its Content-Type (anything else 415), malformed input is a
+400 Status (never a 500), bodies over 3 MiB 413; responses are JSON unless the client asks for
+YAML, and `as=Table` in Accept turns objects and lists into meta.k8s.io/v1 Tables.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import yaml
+from aiohttp import web
+
+from services.apiserver import errors
+
+Obj = dict[str, Any]
+
+JSON = "application/json"
+YAML = "application/yaml"
+PATCH_TYPES = ("application/merge-patch+json", "application/json-patch+json",
+               "application/strategic-merge-patch+json", "application/apply-patch+yaml")
+
+
+def media_type(request: web.Request) -> str:
+    return request.headers.get("Content-Type", "").split(";")[0].strip().lower()
+
+
+async def read_body(request: web.Request) -> bytes:
+    if request.content_length is not None and request.content_length > errors.MAX_BODY_BYTES:
+        raise errors.too_large()
+    data = bytearray()
+    async for chunk in request.content.iter_chunked(65536):
+        data.extend(chunk)
+        if len(data) > errors.MAX_BODY_BYTES:
+            raise errors.too_large()
+    return bytes(data)
+
+
+def decode(data: bytes, content_type: str) -> Any:
+    """Parse `data` as JSON or YAML (apply patches and application/yaml); 400 when malformed."""
+    if not data.strip():
+        raise errors.bad_request("the request body is empty; an object is required")
+    if content_type in (YAML, "application/apply-patch+yaml", "text/yaml", "application/x-yaml"):
+        try:
+            value = yaml.safe_load(data)
+        except yaml.YAMLError as exc:
+            raise errors.bad_request(f"error converting YAML to JSON: {exc}") from exc
+        return _jsonable(value)
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise errors.bad_request(f"couldn't get version/kind; json parse error: {exc}") from exc
+
+
+def _jsonable(value: Any) -> Any:
+    """YAML can hold what JSON cannot (dates, non-string keys): make it JSON's."""
+    try:
+        return orjson.loads(orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS))
+    except TypeError as exc:
+        raise errors.bad_request(f"error converting YAML to JSON: {exc}") from exc
+
+
+def decode_object(data: bytes, content_type: str) -> Obj:
+    if content_type not in (JSON, YAML, "", "text/yaml", "application/x-yaml", "*/*"):
+        raise errors.unsupported_media_type(content_type)
+    value = decode(data, content_type)
+    if not isinstance(value, dict):
+        raise errors.bad_request("the body of the request must be a JSON object")
+    if "metadata" in value and not isinstance(value["metadata"], dict):
+        raise errors.bad_request("metadata must be an object")
+    return value
+
+
+def wants_table(request: web.Request) -> bool:
+    accept = request.headers.get("Accept", "")
+    return "as=Table" in accept and ("g=meta.k8s.io" in accept)
+
+
+def wants_yaml(request: web.Request) -> bool:
+    accept = request.headers.get("Accept", "")
+    first = accept.split(",")[0].split(";")[0].strip()
+    return first == YAML
+
+
+def check_acceptable(request: web.Request) -> None:
+    accept = request.headers.get("Accept", "")
+    if not accept:
+        return
+    types = [p.split(";")[0].strip() for p in accept.split(",")]
+    ok = ("application/json", "application/yaml", "*/*", "application/*", "text/plain",
+          "application/json;stream=watch", "application/vnd.kubernetes.protobuf;stream=watch")
+    if not any(t in ok or t.startswith("application/json") for t in types):
+        raise errors.not_acceptable()
+
+
+def respond(request: web.Request, body: Any, status: int = 200, headers: dict[str, str] | None = None
+            ) -> web.Response:
+    if wants_yaml(request):
+        text = yaml.safe_dump(body, sort_keys=False)
+        return web.Response(body=text.encode(), status=status, content_type=YAML, headers=headers)
+    return web.Response(body=orjson.dumps(body), status=status, content_type=JSON, headers=headers)
+
+
+def status_response(err: errors.ApiStatusError) -> web.Response:
+    return web.Response(body=orjson.dumps(err.status()), status=err.code, content_type=JSON, headers=err.headers)

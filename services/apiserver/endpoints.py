@@ -1,0 +1,415 @@
+"""HTTP endpoints: the resource handler (every verb and subresource), discovery, OpenAPI, /version.
+
+Guarantees: each request is resolved to a `RequestInfo` (kept in `request["info"]` for logging and
+metrics) and answered with the object, a List, a Table, a watch stream or a `Status`.
+Subresources: status, scale (autoscaling/v1 Scale), pods/binding, pods/eviction, pods/log
+(streamed from the pod's kubelet), namespaces/finalize.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from services.apiserver import codec, compat, errors
+from services.apiserver.handlers import Api, now_rfc3339
+from services.apiserver.registry import Resource
+from services.apiserver.requestinfo import RequestInfo, is_discovery_path, parse
+from services.apiserver.selectors import selector_string
+
+Obj = dict[str, Any]
+
+API_KEY = web.AppKey("api", Api)
+KUBELET_SESSION = web.AppKey("kubelet_session", aiohttp.ClientSession)
+KUBELET_SCHEME = web.AppKey("kubelet_scheme", str)
+VERSION_INFO = {
+    "major": "1", "minor": "32", "gitVersion": "v1.32.4-kubemu", "gitCommit": "kubemu", "gitTreeState": "clean",
+    "buildDate": "2026-01-01T00:00:00Z", "goVersion": "go1.23.0", "compiler": "gc", "platform": "linux/amd64",
+}
+
+
+async def version(_: web.Request) -> web.Response:
+    return web.json_response(VERSION_INFO)
+
+
+async def api_root(request: web.Request) -> web.StreamResponse:
+    """Everything under /api and /apis."""
+    api = request.app[API_KEY]
+    parts = [p for p in request.path.split("/") if p]
+    if is_discovery_path(parts):
+        found = compat.discovery(api.registry, request.path, request.headers.get("Accept", ""))
+        if found is None:
+            raise errors.path_not_found()
+        doc, content_type = found
+        if request.method not in ("GET", "HEAD"):
+            raise errors.method_not_allowed()
+        return web.Response(body=codec.orjson.dumps(doc), content_type=content_type.split(";")[0],
+                            headers={"Content-Type": content_type})
+    if len(parts) < 3 or (parts[0] == "apis" and len(parts) < 4):
+        raise errors.path_not_found()
+    watch = request.query.get("watch") in ("true", "1")
+    info = parse(api.registry, request.method, parts, watch)
+    request["info"] = info
+    return await _dispatch(request, api, info)
+
+
+async def openapi(request: web.Request) -> web.Response:
+    api = request.app[API_KEY]
+    found = compat.openapi(api.registry, request.path)
+    if found is None:
+        raise errors.path_not_found()
+    doc, content_type = found
+    body = doc if isinstance(doc, bytes) else codec.orjson.dumps(doc)
+    return web.Response(body=body, headers={"Content-Type": content_type})
+
+
+async def _dispatch(request: web.Request, api: Api, info: RequestInfo) -> web.StreamResponse:
+    sub = info.subresource
+    if sub is None or sub == "status":
+        return await _main_verbs(request, api, info)
+    handler = _SUBRESOURCES.get(sub)
+    if handler is None:
+        raise errors.path_not_found()
+    return await handler(request, api, info)
+
+
+async def _main_verbs(request: web.Request, api: Api, info: RequestInfo) -> web.StreamResponse:
+    res, verb = info.resource, info.verb
+    table = codec.wants_table(request)
+    dry_run = request.query.get("dryRun") == "All"
+    if verb == "get":
+        obj, _ = await api.get_object(res, info.name or "", info.namespace)
+        return _object_response(request, res, obj, table)
+    if verb == "list":
+        items, rv, cont = await api.list_objects(res, info.namespace, request.query)
+        if table:
+            return codec.respond(request, compat.to_table(res, items, resource_version=rv, continue_=cont,
+                                                          include_object=_include_object(request)))
+        meta: Obj = {"resourceVersion": rv}
+        if cont:
+            meta["continue"] = cont
+        return codec.respond(request, {"kind": res.list_kind, "apiVersion": res.api_version, "metadata": meta,
+                                       "items": items})
+    if verb == "watch":
+        return await api.watch(request, info, as_table=table)
+    if verb == "create":
+        body = codec.decode_object(await codec.read_body(request), codec.media_type(request))
+        obj = await api.create(res, info.namespace, body, dry_run=dry_run)
+        return _object_response(request, res, obj, table, status=201)
+    if verb == "update":
+        body = codec.decode_object(await codec.read_body(request), codec.media_type(request))
+        create = (lambda: copy.deepcopy(body)) if res.allow_create_on_update and info.subresource is None else None
+        obj, created = await api.update(info, lambda _: copy.deepcopy(body), create=create, dry_run=dry_run)
+        return _object_response(request, res, obj, table, status=201 if created else 200)
+    if verb == "patch":
+        obj, created = await _patch(request, api, info, dry_run)
+        return _object_response(request, res, obj, table, status=201 if created else 200)
+    if verb == "delete":
+        options = await _delete_options(request)
+        obj, deleted = await api.delete(info, options, dry_run=dry_run)
+        if deleted and res.plural not in ("pods", "services", "namespaces"):
+            meta = obj.get("metadata", {})
+            return codec.respond(request, errors.success_status(name=meta.get("name", ""), group=res.group,
+                                                                kind=res.plural, uid=meta.get("uid")))
+        return _object_response(request, res, obj, False, status=200 if deleted else 202)
+    if verb == "deletecollection":
+        return await _delete_collection(request, api, info, dry_run)
+    raise errors.method_not_allowed()
+
+
+def _include_object(request: web.Request) -> str:
+    value = request.query.get("includeObject", "Metadata")
+    return value if value in ("None", "Metadata", "Object") else "Metadata"
+
+
+def _object_response(request: web.Request, res: Resource, obj: Obj, table: bool, status: int = 200
+                     ) -> web.Response:
+    if table:
+        rv = obj.get("metadata", {}).get("resourceVersion", "")
+        return codec.respond(request, compat.to_table(res, [obj], resource_version=rv,
+                                                      include_object=_include_object(request)), status)
+    return codec.respond(request, obj, status)
+
+
+async def _patch(request: web.Request, api: Api, info: RequestInfo, dry_run: bool) -> tuple[Obj, bool]:
+    content_type = codec.media_type(request)
+    if content_type not in codec.PATCH_TYPES:
+        raise errors.unsupported_media_type(content_type)
+    patch = codec.decode(await codec.read_body(request), content_type)
+    res = info.resource
+    manager = request.query.get("fieldManager", "")
+    if content_type == "application/apply-patch+yaml":
+        if not manager:
+            raise errors.bad_request("PATCH requests with Content-Type application/apply-patch+yaml must have a "
+                                     "fieldManager query parameter")
+        if not isinstance(patch, dict):
+            raise errors.bad_request("an apply patch must be an object")
+
+    def mutate(current: Obj) -> Obj:
+        if info.subresource == "status" and content_type == "application/apply-patch+yaml":
+            return compat.apply_patch(res, content_type, current, patch, manager=manager)
+        return compat.apply_patch(res, content_type, current, patch, manager=manager)
+
+    def create() -> Obj:
+        obj = compat.apply_patch(res, content_type, None, patch, manager=manager)
+        obj.setdefault("metadata", {})["name"] = info.name
+        return obj
+
+    can_create = content_type == "application/apply-patch+yaml" and info.subresource is None
+    return await api.update(info, mutate, create=create if can_create else None, dry_run=dry_run)
+
+
+async def _delete_options(request: web.Request) -> Obj:
+    options: Obj = {}
+    data = await codec.read_body(request)
+    if data.strip():
+        body = codec.decode(data, codec.media_type(request) or codec.JSON)
+        if not isinstance(body, dict):
+            raise errors.bad_request("the body of a delete must be DeleteOptions")
+        options.update(body)
+    query = request.query
+    if "gracePeriodSeconds" in query:
+        try:
+            options["gracePeriodSeconds"] = int(query["gracePeriodSeconds"])
+        except ValueError:
+            raise errors.bad_request(f"invalid gracePeriodSeconds: {query['gracePeriodSeconds']!r}") from None
+    if "propagationPolicy" in query:
+        options["propagationPolicy"] = query["propagationPolicy"]
+    if "orphanDependents" in query:
+        options["orphanDependents"] = query["orphanDependents"] == "true"
+    policy = options.get("propagationPolicy")
+    if policy not in (None, "Orphan", "Foreground", "Background"):
+        raise errors.invalid("DeleteOptions", "", "", [{
+            "reason": "FieldValueNotSupported", "field": "propagationPolicy",
+            "message": f'Unsupported value: "{policy}": supported values: "Foreground", "Background", "Orphan", '
+                       '"nil"'}])
+    grace = options.get("gracePeriodSeconds")
+    if grace is not None and (not isinstance(grace, int) or isinstance(grace, bool)):
+        raise errors.bad_request("gracePeriodSeconds must be an integer")
+    if not isinstance(options.get("preconditions") or {}, dict):
+        raise errors.bad_request("preconditions must be an object")
+    return options
+
+
+async def _delete_collection(request: web.Request, api: Api, info: RequestInfo, dry_run: bool) -> web.Response:
+    options = await _delete_options(request)
+    items, rv, _ = await api.list_objects(info.resource, info.namespace,
+                                          {k: v for k, v in request.query.items() if k not in ("limit", "continue")})
+    deleted = []
+    for item in items:
+        meta = item["metadata"]
+        target = RequestInfo("delete", info.resource, meta.get("namespace"), meta["name"])
+        try:
+            obj, _ = await api.delete(target, options, dry_run=dry_run)
+        except errors.ApiStatusError as err:
+            if err.code == 404:
+                continue
+            raise
+        deleted.append(obj)
+    res = info.resource
+    return codec.respond(request, {"kind": res.list_kind, "apiVersion": res.api_version,
+                                   "metadata": {"resourceVersion": rv}, "items": deleted})
+
+
+# --- subresources ----------------------------------------------------------------------------
+
+async def _scale(request: web.Request, api: Api, info: RequestInfo) -> web.Response:
+    res = info.resource
+    if info.verb == "get":
+        obj, _ = await api.get_object(res, info.name or "", info.namespace)
+        return codec.respond(request, to_scale(res, obj))
+    if info.verb not in ("update", "patch"):
+        raise errors.method_not_allowed()
+    content_type = codec.media_type(request)
+    data = await codec.read_body(request)
+    if info.verb == "update":
+        body = codec.decode_object(data, content_type)
+    else:
+        if content_type not in codec.PATCH_TYPES:
+            raise errors.unsupported_media_type(content_type)
+        body = codec.decode(data, content_type)
+
+    def mutate(current: Obj) -> Obj:
+        scale = to_scale(res, current)
+        if info.verb == "update":
+            new_scale = body
+        else:
+            new_scale = compat.apply_patch(_SCALE_RESOURCE, content_type, scale, body,
+                                           manager=request.query.get("fieldManager", ""))
+        replicas = (new_scale.get("spec") or {}).get("replicas") if isinstance(new_scale, dict) else None
+        if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
+            raise errors.invalid("Scale", "autoscaling", info.name or "", [{
+                "reason": "FieldValueInvalid", "field": "spec.replicas",
+                "message": f"Invalid value: {replicas}: must be greater than or equal to 0"}])
+        current.setdefault("spec", {})["replicas"] = replicas
+        rv = (new_scale.get("metadata") or {}).get("resourceVersion")
+        if rv:
+            current["metadata"]["resourceVersion"] = rv
+        return current
+
+    main = RequestInfo("update", res, info.namespace, info.name)
+    obj, _ = await api.update(main, mutate)
+    return codec.respond(request, to_scale(res, obj))
+
+
+_SCALE_RESOURCE = Resource("autoscaling", "v1", "Scale", "scales", "scale", True)
+
+
+def to_scale(res: Resource, obj: Obj) -> Obj:
+    meta = obj.get("metadata", {})
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    return {
+        "kind": "Scale", "apiVersion": "autoscaling/v1",
+        "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
+                     if k in meta},
+        "spec": {"replicas": spec.get("replicas", 1)},
+        "status": {"replicas": status.get("replicas", 0), "selector": selector_string(spec.get("selector"))},
+    }
+
+
+async def _binding(request: web.Request, api: Api, info: RequestInfo) -> web.Response:
+    body = codec.decode_object(await codec.read_body(request), codec.media_type(request))
+    target = body.get("target") if isinstance(body.get("target"), dict) else {}
+    node = target.get("name")
+    name = info.name or ""
+    if not node or not isinstance(node, str):
+        raise errors.invalid("Binding", "", name, [{"reason": "FieldValueRequired", "field": "target.name",
+                                                   "message": "Required value"}])
+    if target.get("kind") not in (None, "", "Node"):
+        raise errors.invalid("Binding", "", name, [{"reason": "FieldValueNotSupported", "field": "target.kind",
+                                                   "message": f'Unsupported value: "{target.get("kind")}": '
+                                                              'supported values: "Node"'}])
+    binding_meta = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
+
+    def mutate(pod: Obj) -> Obj:
+        spec = pod.setdefault("spec", {})
+        if pod["metadata"].get("deletionTimestamp"):
+            raise errors.conflict("pods/binding", "", name, f"pod {name} is being deleted, cannot be assigned to a host")
+        if spec.get("nodeName"):
+            raise errors.conflict("pods/binding", "", name,
+                                  f'pod {name} is already assigned to node "{spec["nodeName"]}"')
+        spec["nodeName"] = node
+        if binding_meta.get("annotations"):
+            pod["metadata"].setdefault("annotations", {}).update(binding_meta["annotations"])
+        if binding_meta.get("resourceVersion"):
+            pod["metadata"]["resourceVersion"] = binding_meta["resourceVersion"]
+        _set_condition(pod, "PodScheduled", "True")
+        return pod
+
+    main = RequestInfo("update", info.resource, info.namespace, name)
+    await api.update(main, mutate, status_too=True)
+    return codec.respond(request, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+                                   "code": 201}, 201)
+
+
+def _set_condition(pod: Obj, type_: str, status: str) -> None:
+    conditions = [c for c in (pod.setdefault("status", {}).get("conditions") or []) if c.get("type") != type_]
+    conditions.append({"type": type_, "status": status, "lastProbeTime": None,
+                       "lastTransitionTime": now_rfc3339()})
+    pod["status"]["conditions"] = conditions
+
+
+async def _eviction(request: web.Request, api: Api, info: RequestInfo) -> web.Response:
+    body = codec.decode_object(await codec.read_body(request), codec.media_type(request))
+    options = body.get("deleteOptions") if isinstance(body.get("deleteOptions"), dict) else {}
+    await api.delete(RequestInfo("delete", info.resource, info.namespace, info.name), options)
+    return codec.respond(request, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+                                   "code": 201}, 201)
+
+
+async def _finalize(request: web.Request, api: Api, info: RequestInfo) -> web.Response:
+    if info.verb != "update":
+        raise errors.method_not_allowed()
+    body = codec.decode_object(await codec.read_body(request), codec.media_type(request))
+    finalizers = (body.get("spec") or {}).get("finalizers") or []
+
+    def mutate(ns: Obj) -> Obj:
+        ns.setdefault("spec", {})["finalizers"] = list(finalizers)
+        rv = (body.get("metadata") or {}).get("resourceVersion")
+        if rv:
+            ns["metadata"]["resourceVersion"] = rv
+        return ns
+
+    obj, _ = await api.update(RequestInfo("update", info.resource, None, info.name), mutate)
+    return codec.respond(request, obj)
+
+
+async def _log(request: web.Request, api: Api, info: RequestInfo) -> web.StreamResponse:
+    if info.verb != "get":
+        raise errors.method_not_allowed()
+    name, ns = info.name or "", info.namespace
+    pod, _ = await api.get_object(info.resource, name, ns)
+    container = _log_container(pod, request.query.get("container"))
+    node_name = (pod.get("spec") or {}).get("nodeName")
+    if not node_name:
+        raise errors.bad_request(f"pod {name} does not have a host assigned")
+    nodes = api.registry.get("", "v1", "nodes")
+    node, _ = await api.get_object(nodes, node_name, None)
+    host, port = _kubelet_address(node)
+    params = {k: request.query[k] for k in ("follow", "tailLines", "timestamps", "previous", "sinceSeconds",
+                                            "limitBytes") if k in request.query}
+    url = f"{request.app[KUBELET_SCHEME]}://{host}:{port}/containerLogs/{ns}/{name}/{container}"
+    return await _proxy_stream(request, url, params)
+
+
+def _log_container(pod: Obj, asked: str | None) -> str:
+    spec = pod.get("spec") or {}
+    names = [c.get("name") for c in (spec.get("containers") or []) + (spec.get("initContainers") or [])]
+    name = pod["metadata"]["name"]
+    if asked:
+        if asked not in names:
+            raise errors.bad_request(f"container {asked} is not valid for pod {name}")
+        return asked
+    main = [c.get("name") for c in spec.get("containers") or []]
+    if len(main) == 1:
+        return main[0]
+    raise errors.bad_request(f"a container name must be specified for pod {name}, choose one of: "
+                             f"[{' '.join(str(n) for n in main)}]")
+
+
+def _kubelet_address(node: Obj) -> tuple[str, int]:
+    status = node.get("status") or {}
+    addresses = status.get("addresses") or []
+    host = next((a.get("address") for a in addresses if a.get("type") == "InternalIP"), None) or \
+        next((a.get("address") for a in addresses), None)
+    port = ((status.get("daemonEndpoints") or {}).get("kubeletEndpoint") or {}).get("Port") or 10250
+    if not host:
+        raise errors.bad_request(f"node {node['metadata']['name']} has no address to reach its kubelet")
+    return host, int(port)
+
+
+async def _proxy_stream(request: web.Request, url: str, params: dict[str, str]) -> web.StreamResponse:
+    session = request.app[KUBELET_SESSION]
+    try:
+        upstream = await session.get(url, params=params)
+    except (aiohttp.ClientError, OSError) as exc:
+        raise errors.unavailable(f"Get \"{url}\": {exc}") from exc
+    try:
+        if upstream.status != 200:
+            text = (await upstream.read()).decode(errors="replace")[:2000]
+            if upstream.status == 404:
+                raise errors.ApiStatusError(404, "NotFound", text or "container logs not found")
+            raise errors.bad_request(text or f"kubelet answered {upstream.status}")
+        resp = web.StreamResponse(status=200, headers={"Content-Type": "text/plain"})
+        resp.enable_chunked_encoding()
+        await resp.prepare(request)
+        try:
+            async for chunk in upstream.content.iter_any():
+                await resp.write(chunk)
+        except (ConnectionError, aiohttp.ClientError):
+            pass
+        return resp
+    finally:
+        upstream.release()
+
+
+_SUBRESOURCES = {
+    "scale": _scale,
+    "binding": _binding,
+    "eviction": _eviction,
+    "finalize": _finalize,
+    "log": _log,
+}

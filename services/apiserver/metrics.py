@@ -1,0 +1,26 @@
+"""The API server's Prometheus metrics (kube-apiserver's names), one registry per app."""
+
+from __future__ import annotations
+
+import prometheus_client as prom
+
+
+class ApiMetrics:
+    def __init__(self) -> None:
+        self.registry = prom.CollectorRegistry()
+        self.requests = prom.Counter("apiserver_request_total", "Requests by verb, resource and HTTP code.",
+                                     ["verb", "resource", "code"], registry=self.registry)
+        self.duration = prom.Histogram(
+            "apiserver_request_duration_seconds", "Request latency by verb and resource (watches excluded).",
+            ["verb", "resource"], registry=self.registry,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 1.0, 1.5, 2, 3, 5, 10, 30, 60))
+        self.watchers = prom.Gauge("apiserver_registered_watchers", "Watchers registered, by resource.",
+                                   ["resource"], registry=self.registry)
+
+    def observe(self, verb: str, resource: str, code: int, seconds: float) -> None:
+        self.requests.labels(verb, resource, str(code)).inc()
+        if verb != "WATCH":
+            self.duration.labels(verb, resource).observe(seconds)
+
+    def set_watchers(self, resource: str, count: int) -> None:
+        self.watchers.labels(resource).set(count)
