@@ -16,6 +16,7 @@ Guarantees:
 
 from __future__ import annotations
 
+import itertools
 import random
 from dataclasses import dataclass
 
@@ -72,7 +73,7 @@ def select_host(scores: list[NodePluginScores], rng: random.Random) -> str:
             best, best_score, ties = node.name, node.total_score, 1
         elif node.total_score == best_score:
             ties += 1
-            if rng.randrange(ties) == 0:  # reservoir sampling, as kube-scheduler's selectHost
+            if rng.random() * ties < 1:  # reservoir sampling (p = 1/ties), as kube-scheduler's selectHost
                 best = node.name
     return best
 
@@ -135,8 +136,7 @@ class Algorithm:
         run_filters = fwk.run_filter_plugins
         statuses = diagnosis.node_to_status
         feasible: list[NodeInfo] = []
-        for i in range(count):
-            node = nodes[(start + i) % count]
+        for node in itertools.chain(nodes[start:], nodes[:start]) if start < count else nodes:
             status = run_filters(state, pod, node, filters)
             if status is None:
                 feasible.append(node)

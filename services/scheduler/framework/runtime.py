@@ -14,7 +14,8 @@ Guarantees:
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from operator import itemgetter
+from dataclasses import dataclass
 
 from services.scheduler.framework.cycle_state import CycleState
 from services.scheduler.framework.interface import (
@@ -34,14 +35,16 @@ from services.scheduler.framework.interface import (
 from services.scheduler.framework.status import Code, Status
 from services.scheduler.framework.types import ClusterEvent, NodeInfo, PodInfo
 
+_first, _second = itemgetter(0), itemgetter(1)
 FilterFn = Callable[[CycleState, PodInfo, NodeInfo], "Status | None"]
 
 
 @dataclass(slots=True)
 class NodePluginScores:
+    """A node's total weighted score (kube-scheduler also keeps each plugin's; we log none, so keep none)."""
+
     name: str
     total_score: int = 0
-    scores: list[tuple[str, int]] = field(default_factory=list)
 
 
 class Framework:
@@ -129,7 +132,7 @@ class Framework:
 
     def run_score_plugins(self, state: CycleState, pod: PodInfo,
                           nodes: list[NodeInfo]) -> tuple[list[NodePluginScores], Status | None]:
-        totals = [NodePluginScores(node.name) for node in nodes]
+        totals = [0] * len(nodes)
         for plugin in self.score_plugins:
             if plugin.name in state.skip_score_plugins:
                 continue
@@ -137,29 +140,29 @@ class Framework:
             if status is not None:
                 return [], status
             weight = self.score_weights[plugin.name]
-            for total, node_score in zip(totals, scores):
-                weighted = node_score.score * weight
-                total.scores.append((plugin.name, weighted))
-                total.total_score += weighted
-        return totals, None
+            totals = [total + score * weight for total, score in zip(totals, scores)]
+        return [NodePluginScores(node.name, total) for node, total in zip(nodes, totals)], None
 
     def _score_with(self, plugin: ScorePlugin, state: CycleState, pod: PodInfo,
-                    nodes: list[NodeInfo]) -> tuple[list[NodeScore], Status | None]:
+                    nodes: list[NodeInfo]) -> tuple[list[int], Status | None]:
         score = plugin.score
-        scores = []
-        for node in nodes:
-            value, status = score(state, pod, node)
+        results = [score(state, pod, node) for node in nodes]
+        if any(map(_second, results)):  # some status that is not None: look closer
+            failed = [s for _, s in results if s is not None and s.code != Code.SUCCESS]
+            if failed:
+                return [], _as_error(f"running Score plugin {plugin.name!r}", failed[0], plugin.name)
+        scores = list(map(_first, results))
+        if type(plugin).normalize_score is not ScorePlugin.normalize_score:
+            node_scores = [NodeScore(node.name, value) for node, value in zip(nodes, scores)]
+            status = plugin.normalize_score(state, pod, node_scores)
             if status is not None and not status.is_success():
-                return [], _as_error(f"running Score plugin {plugin.name!r}", status, plugin.name)
-            scores.append(NodeScore(node.name, value))
-        status = plugin.normalize_score(state, pod, scores)
-        if status is not None and not status.is_success():
-            return [], _as_error(f"running Normalize on Score plugins {plugin.name!r}", status, plugin.name)
-        for s in scores:
-            if not MIN_NODE_SCORE <= s.score <= MAX_NODE_SCORE:
-                return [], Status(Code.ERROR, f"plugin {plugin.name!r} returns an invalid score {s.score}, "
-                                  f"it should in the range of [{MIN_NODE_SCORE}, {MAX_NODE_SCORE}] after normalizing",
-                                  plugin=plugin.name)
+                return [], _as_error(f"running Normalize on Score plugins {plugin.name!r}", status, plugin.name)
+            scores = [s.score for s in node_scores]
+        if scores and (min(scores) < MIN_NODE_SCORE or max(scores) > MAX_NODE_SCORE):
+            bad = next(s for s in scores if not MIN_NODE_SCORE <= s <= MAX_NODE_SCORE)
+            return [], Status(Code.ERROR, f"plugin {plugin.name!r} returns an invalid score {bad}, "
+                              f"it should in the range of [{MIN_NODE_SCORE}, {MAX_NODE_SCORE}] after normalizing",
+                              plugin=plugin.name)
         return scores, None
 
     async def run_bind_plugins(self, state: CycleState, pod: PodInfo, node_name: str) -> Status:

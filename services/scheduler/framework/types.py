@@ -26,32 +26,28 @@ def pod_key(pod: dict) -> str:
 
 
 class PodInfo:
-    __slots__ = ("pod", "key", "requests", "non_zero_requests")
+    __slots__ = ("pod", "spec", "key", "node_name", "requests", "non_zero_requests")
 
     def __init__(self, pod: dict) -> None:
         self.pod = pod
+        self.spec: dict = pod.get("spec") or {}
         self.key = pod_key(pod)
+        self.node_name: str = self.spec.get("nodeName") or ""
         self.requests: Resource = pod_requests(pod)
         self.non_zero_requests: Resource = non_zero_requests(pod)
 
     def with_node(self, node_name: str) -> PodInfo:
         """A copy bound to `node_name` (the assumed pod), sharing the computed requests."""
         clone = PodInfo.__new__(PodInfo)
-        clone.pod = {**self.pod, "spec": {**self.spec, "nodeName": node_name}}
-        clone.key, clone.requests, clone.non_zero_requests = self.key, self.requests, self.non_zero_requests
+        clone.spec = {**self.spec, "nodeName": node_name}
+        clone.pod = {**self.pod, "spec": clone.spec}
+        clone.key, clone.node_name = self.key, node_name
+        clone.requests, clone.non_zero_requests = self.requests, self.non_zero_requests
         return clone
-
-    @property
-    def spec(self) -> dict:
-        return self.pod.get("spec") or {}
 
     @property
     def priority(self) -> int:
         return self.spec.get("priority") or 0
-
-    @property
-    def node_name(self) -> str:
-        return self.spec.get("nodeName") or ""
 
     @property
     def uid(self) -> str:

@@ -53,6 +53,10 @@ class BalancedAllocation(PreScorePlugin, ScorePlugin):
 
     def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> tuple[int, Status | None]:
         alloc, used, req = node.allocatable, node.requested, pod.requests
+        if alloc.milli_cpu and alloc.memory:  # the usual case, without building a list
+            cpu = min((used.milli_cpu + req.milli_cpu) / alloc.milli_cpu, 1.0)
+            memory = min((used.memory + req.memory) / alloc.memory, 1.0)
+            return int((1 - abs(cpu - memory) / 2) * MAX_NODE_SCORE), None
         fractions = []
         if alloc.milli_cpu:
             fractions.append((used.milli_cpu + req.milli_cpu) / alloc.milli_cpu)

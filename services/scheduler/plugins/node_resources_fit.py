@@ -98,11 +98,12 @@ class NodeResourcesFit(PreFilterPlugin, FilterPlugin, ScorePlugin):
 
     def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> tuple[int, Status | None]:
         alloc, used, req = node.allocatable, node.non_zero_requested, pod.non_zero_requests
+        scorer = self._scorer
         total = weights = 0
         if alloc.milli_cpu:
-            total += self._scorer(used.milli_cpu + req.milli_cpu, alloc.milli_cpu) * self._cpu_weight
+            total += scorer(used.milli_cpu + req.milli_cpu, alloc.milli_cpu) * self._cpu_weight
             weights += self._cpu_weight
         if alloc.memory:
-            total += self._scorer(used.memory + req.memory, alloc.memory) * self._memory_weight
+            total += scorer(used.memory + req.memory, alloc.memory) * self._memory_weight
             weights += self._memory_weight
         return (total // weights if weights else 0), None
