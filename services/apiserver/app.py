@@ -158,15 +158,15 @@ def _http_error(exc: web.HTTPException) -> errors.ApiStatusError:
     return errors.ApiStatusError(exc.status, exc.reason.replace(" ", ""), exc.text or exc.reason)
 
 
+# kube-apiserver's metric verbs: the HTTP method, except LIST, WATCH and DELETECOLLECTION.
+_METRIC_VERBS = {"create": "POST", "update": "PUT", "patch": "PATCH", "delete": "DELETE", "get": "GET"}
+
+
 def _record(request: web.Request, user: UserInfo | None, code: int, seconds: float) -> None:
     info = request.get("info")
-    verb = (info.verb if info else request.method).upper()
+    verb = _METRIC_VERBS.get(info.verb, info.verb.upper()) if info else request.method
     resource = info.resource.plural if info else ""
-    if info and info.subresource:
-        resource_label = resource
-    else:
-        resource_label = resource
-    request.app[METRICS].observe(verb, resource_label, code, seconds)
+    request.app[METRICS].observe(verb, resource, code, seconds)
     if request.path in ("/healthz", "/livez", "/readyz", "/metrics"):
         return
     log.info("apiserver.request", verb=verb, resource=resource,

@@ -65,8 +65,8 @@ def to_table(res: Resource, objs: list[Obj], *, resource_version: str = "", cont
              include_object: str = "Metadata", with_columns: bool = True) -> Obj:
     mod = _module("tables")
     if mod is not None and hasattr(mod, "to_table"):
-        return mod.to_table(res, objs, resource_version=resource_version, continue_=continue_,
-                            include_object=include_object, with_columns=with_columns)
+        return mod.to_table(res, objs, resource_version=resource_version, continue_token=continue_,
+                            include_object=include_object, headers=with_columns)
     return _fallback_table(res, objs, resource_version, continue_, include_object, with_columns)
 
 
@@ -111,9 +111,24 @@ def _age(ts: str | None) -> str:
 def discovery(registry: Registry, path: str, accept: str) -> tuple[Obj, str] | None:
     """(document, content type) for a discovery path (/api, /apis, /api/v1, /apis/g/v), or None."""
     mod = _module("discovery")
-    if mod is not None and hasattr(mod, "discovery_document"):
-        return mod.discovery_document(registry, path, accept)
-    return _fallback_discovery(registry, path)
+    if mod is None or not hasattr(mod, "api_resource_list"):
+        return _fallback_discovery(registry, path)
+    parts = [p for p in path.split("/") if p]
+    json_ct = "application/json"
+    if parts in (["api"], ["apis"]):
+        aggregated = mod.negotiate_aggregated(accept)
+        if aggregated:
+            return mod.aggregated_discovery(registry, legacy=parts == ["api"], content_type=aggregated), aggregated
+        return (mod.api_versions() if parts == ["api"] else mod.api_group_list(registry)), json_ct
+    if len(parts) == 2 and parts[0] == "api":
+        doc = mod.api_resource_list(registry, "", parts[1])
+    elif len(parts) == 2:
+        doc = mod.api_group(registry, parts[1])
+    elif len(parts) == 3:
+        doc = mod.api_resource_list(registry, parts[1], parts[2])
+    else:
+        doc = None
+    return (doc, json_ct) if doc is not None else None
 
 
 def _fallback_discovery(registry: Registry, path: str) -> tuple[Obj, str] | None:
@@ -161,6 +176,41 @@ def _resource_list(registry: Registry, group: str, version: str) -> Obj:
 def openapi(registry: Registry, path: str) -> tuple[Any, str] | None:
     """(document, content type) for /openapi/v2, /openapi/v3 and /openapi/v3/<gv>, or None."""
     mod = _module("openapi")
-    if mod is not None and hasattr(mod, "openapi_document"):
-        return mod.openapi_document(registry, path)
-    return None
+    if mod is None or not hasattr(mod, "openapi_v3_root"):
+        return None
+    if path.rstrip("/") == "/openapi/v3":
+        return mod.openapi_v3_root(registry), "application/json"
+    gv = mod.parse_openapi_v3_path(path)
+    if gv is None:
+        return None
+    doc = mod.openapi_v3_document(registry, *gv)
+    return (doc, "application/json") if doc is not None else None
+
+
+def version_info() -> Obj:
+    mod = _module("discovery")
+    if mod is not None and hasattr(mod, "version_info"):
+        return mod.version_info()
+    return {"major": "1", "minor": "32", "gitVersion": "v1.32.4", "gitCommit": "kubemu", "gitTreeState": "clean",
+            "buildDate": "2026-01-01T00:00:00Z", "goVersion": "python", "compiler": "cpython",
+            "platform": "linux/amd64"}
+
+
+def unknown_fields(res: Resource, obj: Any) -> list[str]:
+    """Fields of `obj` the schema does not know (for fieldValidation); [] when unknown."""
+    mod = _module("openapi")
+    if mod is None or not hasattr(mod, "unknown_fields"):
+        return []
+    try:
+        return mod.unknown_fields(res, obj)
+    except Exception:  # a schema gap must never fail a request
+        return []
+
+
+def strict_message(res: Resource, unknown: list[str]) -> str:
+    mod = _module("openapi")
+    if mod is not None and hasattr(mod, "strict_decoding_message"):
+        return mod.strict_decoding_message(res, unknown)
+    detail = ", ".join(f'unknown field "{p}"' for p in unknown)
+    return f'{res.kind} in version "{res.version}" cannot be handled as a {res.kind}: strict decoding error: {detail}'
+

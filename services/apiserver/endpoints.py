@@ -25,14 +25,10 @@ Obj = dict[str, Any]
 API_KEY = web.AppKey("api", Api)
 KUBELET_SESSION = web.AppKey("kubelet_session", aiohttp.ClientSession)
 KUBELET_SCHEME = web.AppKey("kubelet_scheme", str)
-VERSION_INFO = {
-    "major": "1", "minor": "32", "gitVersion": "v1.32.4-kubemu", "gitCommit": "kubemu", "gitTreeState": "clean",
-    "buildDate": "2026-01-01T00:00:00Z", "goVersion": "go1.23.0", "compiler": "gc", "platform": "linux/amd64",
-}
 
 
 async def version(_: web.Request) -> web.Response:
-    return web.json_response(VERSION_INFO)
+    return web.json_response(compat.version_info())
 
 
 async def api_root(request: web.Request) -> web.StreamResponse:
@@ -46,8 +42,7 @@ async def api_root(request: web.Request) -> web.StreamResponse:
         doc, content_type = found
         if request.method not in ("GET", "HEAD"):
             raise errors.method_not_allowed()
-        return web.Response(body=codec.orjson.dumps(doc), content_type=content_type.split(";")[0],
-                            headers={"Content-Type": content_type})
+        return web.Response(body=codec.orjson.dumps(doc), headers={"Content-Type": content_type})
     if len(parts) < 3 or (parts[0] == "apis" and len(parts) < 4):
         raise errors.path_not_found()
     watch = request.query.get("watch") in ("true", "1")
@@ -97,16 +92,18 @@ async def _main_verbs(request: web.Request, api: Api, info: RequestInfo) -> web.
         return await api.watch(request, info, as_table=table)
     if verb == "create":
         body = codec.decode_object(await codec.read_body(request), codec.media_type(request))
+        warnings = _field_validation(request, res, body)
         obj = await api.create(res, info.namespace, body, dry_run=dry_run)
-        return _object_response(request, res, obj, table, status=201)
+        return _object_response(request, res, obj, table, status=201, warnings=warnings)
     if verb == "update":
         body = codec.decode_object(await codec.read_body(request), codec.media_type(request))
+        warnings = _field_validation(request, res, body)
         create = (lambda: copy.deepcopy(body)) if res.allow_create_on_update and info.subresource is None else None
         obj, created = await api.update(info, lambda _: copy.deepcopy(body), create=create, dry_run=dry_run)
-        return _object_response(request, res, obj, table, status=201 if created else 200)
+        return _object_response(request, res, obj, table, status=201 if created else 200, warnings=warnings)
     if verb == "patch":
-        obj, created = await _patch(request, api, info, dry_run)
-        return _object_response(request, res, obj, table, status=201 if created else 200)
+        obj, created, warnings = await _patch(request, api, info, dry_run)
+        return _object_response(request, res, obj, table, status=201 if created else 200, warnings=warnings)
     if verb == "delete":
         options = await _delete_options(request)
         obj, deleted = await api.delete(info, options, dry_run=dry_run)
@@ -125,16 +122,37 @@ def _include_object(request: web.Request) -> str:
     return value if value in ("None", "Metadata", "Object") else "Metadata"
 
 
-def _object_response(request: web.Request, res: Resource, obj: Obj, table: bool, status: int = 200
-                     ) -> web.Response:
+def _object_response(request: web.Request, res: Resource, obj: Obj, table: bool, status: int = 200,
+                     warnings: list[str] | None = None) -> web.Response:
+    headers = {"Warning": ", ".join(_warning(w) for w in warnings)} if warnings else None
     if table:
         rv = obj.get("metadata", {}).get("resourceVersion", "")
         return codec.respond(request, compat.to_table(res, [obj], resource_version=rv,
-                                                      include_object=_include_object(request)), status)
-    return codec.respond(request, obj, status)
+                                                      include_object=_include_object(request)), status, headers)
+    return codec.respond(request, obj, status, headers)
 
 
-async def _patch(request: web.Request, api: Api, info: RequestInfo, dry_run: bool) -> tuple[Obj, bool]:
+def _field_validation(request: web.Request, res: Resource, body: Any) -> list[str]:
+    """fieldValidation: Strict rejects unknown fields (400), Warn (the default) warns, Ignore ignores."""
+    mode = request.query.get("fieldValidation", "Warn")
+    if mode not in ("Strict", "Warn", "Ignore"):
+        raise errors.bad_request(f'fieldValidation parameter unsupported: "{mode}". Supported values are '
+                                 '"Ignore", "Warn" and "Strict"')
+    if mode == "Ignore" or not isinstance(body, dict):
+        return []
+    unknown = compat.unknown_fields(res, body)
+    if unknown and mode == "Strict":
+        raise errors.bad_request(compat.strict_message(res, unknown))
+    return [f'unknown field "{p}"' for p in unknown]
+
+
+def _warning(text: str) -> str:
+    """An RFC 7234 Warning value, as kube-apiserver sends them (kubectl prints `Warning: <text>`)."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+    return f'299 - "{escaped}"'
+
+
+async def _patch(request: web.Request, api: Api, info: RequestInfo, dry_run: bool) -> tuple[Obj, bool, list[str]]:
     content_type = codec.media_type(request)
     if content_type not in codec.PATCH_TYPES:
         raise errors.unsupported_media_type(content_type)
@@ -147,6 +165,9 @@ async def _patch(request: web.Request, api: Api, info: RequestInfo, dry_run: boo
                                      "fieldManager query parameter")
         if not isinstance(patch, dict):
             raise errors.bad_request("an apply patch must be an object")
+    warnings = _field_validation(request, info.resource, patch) if info.subresource is None and \
+        content_type in ("application/apply-patch+yaml", "application/strategic-merge-patch+json",
+                         "application/merge-patch+json") else []
 
     def mutate(current: Obj) -> Obj:
         if info.subresource == "status" and content_type == "application/apply-patch+yaml":
@@ -159,7 +180,8 @@ async def _patch(request: web.Request, api: Api, info: RequestInfo, dry_run: boo
         return obj
 
     can_create = content_type == "application/apply-patch+yaml" and info.subresource is None
-    return await api.update(info, mutate, create=create if can_create else None, dry_run=dry_run)
+    obj, created = await api.update(info, mutate, create=create if can_create else None, dry_run=dry_run)
+    return obj, created, warnings
 
 
 async def _delete_options(request: web.Request) -> Obj:
