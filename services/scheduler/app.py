@@ -81,6 +81,8 @@ def create_app(config: SchedulerConfig, *, client: Any) -> web.Application:
     recorder = EventRecorder(client, component=config.scheduler_name)
     scheduler, handlers = build_scheduler(config, client=client, recorder=recorder, metrics=metrics)
     metrics.watch_queue(scheduler.queue.pending_pods)
+    metrics.watch_cache(scheduler.cache)
+    metrics.leader.labels(name=config.leader_elect_resource_name).set(0)
     state = app[STATE] = SchedulerState(config, scheduler, handlers, metrics)
     add_health_routes(app, ready=state.synced.is_set, registry=metrics.registry)
 
@@ -130,7 +132,6 @@ async def _schedule(app: web.Application, state: SchedulerState, client: Any) ->
     from shared.leaderelection import LeaderElectionConfig, LeaderElector
 
     def stopped_leading() -> None:
-        state.leading = False
         log.error("leaderelection.lost", lease=f"{config.leader_elect_resource_namespace}/{config.leader_elect_resource_name}")
         stop = app.get(STOP_EVENT)
         if stop is not None:
@@ -148,8 +149,14 @@ async def _schedule(app: web.Application, state: SchedulerState, client: Any) ->
 
 async def _lead(state: SchedulerState) -> None:
     state.leading = True
-    log.info("scheduler.leading", profile=state.config.scheduler_name)
-    await state.scheduler.run()
+    leader = state.metrics.leader.labels(name=state.config.leader_elect_resource_name)
+    leader.set(1)
+    log.info("scheduler.leading", profile=state.config.scheduler_name, lease_held=state.config.leader_elect)
+    try:
+        await state.scheduler.run()
+    finally:
+        state.leading = False
+        leader.set(0)
 
 
 async def _close(state: SchedulerState, recorder: Any, client: Any) -> None:
