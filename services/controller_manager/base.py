@@ -71,6 +71,9 @@ class Controller:
                 SYNC_TOTAL.labels(self.queue_name, result).inc()
                 log.info("controller.synced", result=result, duration_ms=round(elapsed * 1000, 2))
 
+    async def prepare(self) -> None:
+        """Called once after the informers have synced, before any worker runs."""
+
     async def run(self) -> None:
         """Run the workers until the queue is shut down (the informers must have synced)."""
         await run_workers(self.queue, self.timed_sync, workers=self.workers, name=self.queue_name)

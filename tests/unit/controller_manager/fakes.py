@@ -13,12 +13,21 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.client import AlreadyExists, Conflict, NotFound
+from shared.client import AlreadyExists, ApiError, Conflict, NotFound
 
 from services.controller_manager.base import ControllerContext
 from services.controller_manager.labels import selector_matches
 
 NOW = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
+
+
+def api_error(cls: type[ApiError], message: str, code: int, *, causes: list | None = None) -> ApiError:
+    """An error as the client raises it: the class around a Kubernetes Status."""
+    status = {"kind": "Status", "apiVersion": "v1", "status": "Failure", "message": message,
+              "reason": cls.__name__, "code": code}
+    if causes:
+        status["details"] = {"causes": causes}
+    return cls(status)
 
 
 @dataclass
@@ -141,7 +150,7 @@ class FakeClient:
         self.calls.append(Call("get", ref.plural, namespace, name))
         obj = self.store.get(self._key(ref, namespace, name))
         if obj is None:
-            raise NotFound(f'{ref.plural} "{name}" not found')
+            raise api_error(NotFound, f'{ref.plural} "{name}" not found', 404)
         return copy.deepcopy(obj)
 
     async def list(self, ref, namespace=None, **kwargs) -> dict:
@@ -160,7 +169,7 @@ class FakeClient:
         self._maybe_fail("create", ref.plural)
         key = self._key(ref, ns, m["name"])
         if key in self.store:
-            raise AlreadyExists(f'{ref.plural} "{m["name"]}" already exists')
+            raise api_error(AlreadyExists, f'{ref.plural} "{m["name"]}" already exists', 409)
         if ref.namespaced:
             m["namespace"] = ns
         m.setdefault("uid", f"uid-{m['name']}")
@@ -179,9 +188,9 @@ class FakeClient:
         key = self._key(ref, ns, m["name"])
         current = self.store.get(key)
         if current is None:
-            raise NotFound(f'{ref.plural} "{m["name"]}" not found')
+            raise api_error(NotFound, f'{ref.plural} "{m["name"]}" not found', 404)
         if m.get("resourceVersion") and m["resourceVersion"] != current["metadata"].get("resourceVersion"):
-            raise Conflict("the object has been modified")
+            raise api_error(Conflict, "the object has been modified", 409)
         if subresource == "status":
             new = copy.deepcopy(current)
             new["status"] = body.get("status")
@@ -199,10 +208,10 @@ class FakeClient:
         key = self._key(ref, namespace, name)
         current = self.store.get(key)
         if current is None:
-            raise NotFound(f'{ref.plural} "{name}" not found')
+            raise api_error(NotFound, f'{ref.plural} "{name}" not found', 404)
         want_rv = ((patch.get("metadata") or {}) if isinstance(patch, dict) else {}).get("resourceVersion")
         if want_rv and want_rv != current["metadata"].get("resourceVersion"):
-            raise Conflict("the object has been modified")
+            raise api_error(Conflict, "the object has been modified", 409)
         new = merge_patch(current, patch)
         new["metadata"]["resourceVersion"] = str(next(self._rv))
         self.store[key] = new
@@ -216,7 +225,7 @@ class FakeClient:
         self._maybe_fail("delete", ref.plural)
         key = self._key(ref, namespace, name)
         if key not in self.store:
-            raise NotFound(f'{ref.plural} "{name}" not found')
+            raise api_error(NotFound, f'{ref.plural} "{name}" not found', 404)
         return self.store.pop(key)
 
     async def close(self) -> None:

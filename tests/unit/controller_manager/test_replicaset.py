@@ -13,7 +13,7 @@ from services.controller_manager.controllers.replicaset import (
     pods_to_delete,
 )
 from tests.unit.controller_manager.builders import owner_ref, pod, replicaset
-from tests.unit.controller_manager.fakes import NOW
+from tests.unit.controller_manager.fakes import NOW, api_error
 
 
 def make(cluster, rs, pods=()):
@@ -137,7 +137,7 @@ async def test_scale_down_deletes_and_tracks_expectations(cluster):
 
 async def test_slow_start_stops_at_the_first_failing_batch(cluster):
     rsc = make(cluster, replicaset("web", 10))
-    cluster.client.fail_next("create", "pods", None, Forbidden("exceeded quota"))
+    cluster.client.fail_next("create", "pods", None, api_error(Forbidden, "exceeded quota", 403))
     with pytest.raises(Forbidden):
         await rsc.sync("default/web")
     # batch of 1 succeeds; in the batch of 2 one call fails: no batch of 4 follows
@@ -151,9 +151,9 @@ async def test_slow_start_stops_at_the_first_failing_batch(cluster):
 
 async def test_namespace_terminating_is_not_an_error(cluster):
     rsc = make(cluster, replicaset("web", 1))
-    cluster.client.fail_next("create", "pods", Forbidden("unable to create new content in namespace default "
-                                                         "because it is being terminated",
-                                                         {"details": {"causes": [{"type": "NamespaceTerminating"}]}}))
+    cluster.client.fail_next("create", "pods", api_error(
+        Forbidden, "unable to create new content in namespace default because it is being terminated", 403,
+        causes=[{"type": "NamespaceTerminating"}]))
     await rsc.sync("default/web")
     assert cluster.events == []
 

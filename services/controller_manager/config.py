@@ -1,0 +1,35 @@
+"""The controller-manager's options (kube-controller-manager's flags that kubemu implements)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class ControllerManagerConfig:
+    controllers: str = "*"
+    bind_address: str = "127.0.0.1"
+    port: int = 10257
+    # node lifecycle and taint eviction
+    node_monitor_period: float = 5.0
+    node_monitor_grace_period: float = 40.0
+    node_startup_grace_period: float = 60.0
+    # node IPAM
+    allocate_node_cidrs: bool = True
+    cluster_cidr: str = "127.244.0.0/16"
+    node_cidr_mask_size: int = 24
+    # concurrency (workers per controller)
+    concurrent_deployment_syncs: int = 5
+    concurrent_replicaset_syncs: int = 5
+    concurrent_service_endpoint_syncs: int = 5
+    concurrent_gc_syncs: int = 20
+    concurrent_namespace_syncs: int = 10
+    max_endpoints_per_slice: int = 100
+    terminated_pod_gc_threshold: int = 12500
+    # leader election (the kube-controller-manager Lease in kube-system)
+    leader_elect: bool = True
+    leader_elect_lease_duration: float = 15.0
+    leader_elect_renew_deadline: float = 10.0
+    leader_elect_retry_period: float = 2.0
+    leader_elect_resource_name: str = "kube-controller-manager"
+    leader_elect_resource_namespace: str = "kube-system"
