@@ -88,7 +88,6 @@ async def test_foreground_owner_waits_for_blocking_dependents_then_loses_finaliz
     await gc.sync("uid-nginx-abc")
     [delete] = cluster.client.calls_of("delete", "replicasets")
     assert delete.kwargs["propagation_policy"] == "Background"
-    del cluster.client.store[("replicasets", "default", "nginx-abc")]
     cluster.informers.informer(REPLICASETS).fire_delete(rs)
     assert drain(gc) == ["uid-nginx"]
     await gc.sync("uid-nginx")
