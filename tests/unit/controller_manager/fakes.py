@@ -165,7 +165,8 @@ class FakeClient:
         ns = namespace or m.get("namespace")
         if not m.get("name") and m.get("generateName"):
             m["name"] = f"{m['generateName']}{next(self._names):05d}"
-        self.calls.append(Call("create", ref.plural, ns, m.get("name"), body, {"subresource": subresource}))
+        self.calls.append(Call("create", ref.plural, ns, m.get("name"), copy.deepcopy(body),
+                               {"subresource": subresource}))
         self._maybe_fail("create", ref.plural)
         key = self._key(ref, ns, m["name"])
         if key in self.store:
