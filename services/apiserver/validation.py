@@ -1,11 +1,924 @@
-"""Kubernetes' validation per kind (placeholder until filled in: accepts everything)."""
+"""Kubernetes' validation per kind, with Kubernetes' field paths, reasons and messages.
+
+Guarantees:
+- `validate(resource, obj, old)` returns the `Cause`s kube-apiserver would report (an empty list
+  means valid) for a create (`old` None) or an update of the main resource. Causes carry the
+  field path (`spec.containers[0].image`), the StatusCause reason (`FieldValueRequired`...) and
+  the message body Kubernetes gives (`Required value`, `Invalid value: "Web": a lowercase RFC 1123
+  label must consist of ...`).
+- Covered: object names (DNS-1123 subdomain, DNS-1123 label for namespaces, DNS-1035 label for
+  services), generateName, labels and annotations, pod specs (containers, names, images, ports,
+  env, resources quantities and requests <= limits, probes, volumes, policies, tolerations),
+  deployment/replicaset selectors matching template labels, strategies, services (ports,
+  types, clusterIP, externalName), configmap/secret keys, immutability on update (pod spec apart
+  from images, activeDeadlineSeconds and added tolerations; service clusterIP; apps/v1
+  selectors; namespace/name/uid; immutable configmaps and secrets; secret type).
+- `invalid_status(resource, name, causes)` is the 422 Status Kubernetes answers with:
+  `Pod "x" is invalid: spec.containers[0].image: Required value` (several causes in `[...]`).
+"""
 
 from __future__ import annotations
 
+import ipaddress
+import json
+import re
+from collections.abc import Iterable
 from typing import Any
 
-from .registry import Cause
+from .quantity import QuantityError, parse_quantity
+from .registry import Cause, Resource
+from .selectors import (
+    DNS1123_SUBDOMAIN_MSG,
+    SelectorError,
+    label_value_errors,
+    qualified_name_errors,
+    selector_from_label_selector,
+)
+
+Obj = dict[str, Any]
+
+# ---- field errors (k8s.io/apimachinery/pkg/util/validation/field) -------------------------------
+
+_OMIT = object()
 
 
-def validate(resource: Any, obj: dict[str, Any], old: dict[str, Any] | None) -> list[Cause]:
+def go_value(value: Any) -> str:
+    """How Go's field.Error prints a bad value: strings %q, numbers and bools plain, maps/lists %#v."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, dict):
+        if all(isinstance(v, str) for v in value.values()):
+            inner = ", ".join(f"{json.dumps(k)}:{json.dumps(v)}" for k, v in sorted(value.items()))
+            return f"map[string]string{{{inner}}}"
+        return json.dumps(value, sort_keys=True, separators=(",", ":"))
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return "[]string{" + ", ".join(json.dumps(v) for v in value) + "}"
+    if value is None:
+        return "null"
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def _body(kind: str, value: Any, detail: str) -> str:
+    text = kind if value is _OMIT else f"{kind}: {go_value(value)}"
+    return f"{text}: {detail}" if detail else text
+
+
+def required(path: str, detail: str = "") -> Cause:
+    return Cause("FieldValueRequired", f"Required value: {detail}" if detail else "Required value", path)
+
+
+def invalid(path: str, value: Any, detail: str) -> Cause:
+    return Cause("FieldValueInvalid", _body("Invalid value", value, detail), path)
+
+
+def not_supported(path: str, value: Any, supported: Iterable[str]) -> Cause:
+    quoted = ", ".join(json.dumps(s) for s in sorted(supported))
+    return Cause("FieldValueNotSupported", _body("Unsupported value", value, f"supported values: {quoted}"), path)
+
+
+def duplicate(path: str, value: Any) -> Cause:
+    return Cause("FieldValueDuplicate", _body("Duplicate value", value, ""), path)
+
+
+def forbidden(path: str, detail: str) -> Cause:
+    return Cause("FieldValueForbidden", f"Forbidden: {detail}", path)
+
+
+def not_found(path: str, value: Any) -> Cause:
+    return Cause("FieldValueNotFound", _body("Not found", value, ""), path)
+
+
+def too_long(path: str, limit: int) -> Cause:
+    return Cause("FieldValueTooLong", f"Too long: must have at most {limit} bytes", path)
+
+
+def qualified_kind(resource: Resource) -> str:
+    """schema.GroupKind.String(): "Pod", "Deployment.apps"."""
+    return f"{resource.kind}.{resource.group}" if resource.group else resource.kind
+
+
+def invalid_message(resource: Resource, name: str, causes: list[Cause]) -> str:
+    """errors.NewInvalid's message (duplicate messages collapse, as utilerrors.Aggregate does)."""
+    texts: list[str] = []
+    for cause in causes:
+        if cause.error_text() not in texts:
+            texts.append(cause.error_text())
+    head = f"{qualified_kind(resource)} {json.dumps(name)} is invalid"
+    if not texts:
+        return head
+    return f"{head}: {texts[0]}" if len(texts) == 1 else f"{head}: [{', '.join(texts)}]"
+
+
+def invalid_status(resource: Resource, name: str, causes: list[Cause]) -> Obj:
+    """The 422 Invalid Status object for `causes`."""
+    return {
+        "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+        "message": invalid_message(resource, name, causes), "reason": "Invalid",
+        "details": {"name": name, "group": resource.group, "kind": resource.kind,
+                    "causes": [c.to_dict() for c in causes]},
+        "code": 422,
+    }
+
+
+# ---- names --------------------------------------------------------------------------------------
+
+_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+DNS1123_LABEL_MSG = ("a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and "
+                     "must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used "
+                     "for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')")
+DNS1035_LABEL_MSG = ("a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an "
+                     "alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', "
+                     "regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')")
+
+
+def dns1123_subdomain_errors(value: str) -> list[str]:
+    errors = []
+    if len(value) > 253:
+        errors.append("must be no more than 253 characters")
+    if not _DNS1123_SUBDOMAIN.match(value):
+        errors.append(DNS1123_SUBDOMAIN_MSG)
+    return errors
+
+
+def dns1123_label_errors(value: str) -> list[str]:
+    errors = []
+    if len(value) > 63:
+        errors.append("must be no more than 63 characters")
+    if not _DNS1123_LABEL.match(value):
+        errors.append(DNS1123_LABEL_MSG)
+    return errors
+
+
+def dns1035_label_errors(value: str) -> list[str]:
+    errors = []
+    if len(value) > 63:
+        errors.append("must be no more than 63 characters")
+    if not _DNS1035_LABEL.match(value):
+        errors.append(DNS1035_LABEL_MSG)
+    return errors
+
+
+_NAME_RULES = {"Namespace": dns1123_label_errors, "Service": dns1035_label_errors}
+
+
+def name_errors(resource: Resource, name: str, *, prefix: bool = False) -> list[str]:
+    """The kind's ValidateNameFunc; `prefix` masks a trailing '-' as generateName validation does."""
+    if prefix and name.endswith("-"):
+        name = name[:-1] + "a"
+    return _NAME_RULES.get(resource.kind, dns1123_subdomain_errors)(name)
+
+
+_IANA_SVC_NAME = re.compile(r"^[-a-z0-9]+$")
+
+
+def iana_svc_name_errors(port: str) -> list[str]:
+    errors = []
+    if len(port) > 15:
+        errors.append("must be no more than 15 characters")
+    if not _IANA_SVC_NAME.match(port):
+        errors.append("must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)")
+    if "--" in port:
+        errors.append("must not contain consecutive hyphens")
+    if not re.search(r"[a-z]", port):
+        errors.append("must contain at least one letter (a-z)")
+    if port.startswith("-") or port.endswith("-"):
+        errors.append("must not begin or end with a hyphen")
+    return errors
+
+
+# ---- metadata -----------------------------------------------------------------------------------
+
+TOTAL_ANNOTATION_SIZE = 256 * 1024
+
+
+def validate_labels(labels: Any, path: str) -> list[Cause]:
+    if labels is None:
+        return []
+    if not isinstance(labels, dict):
+        return [invalid(path, labels, "must be a map of strings")]
+    causes = []
+    for key, value in labels.items():
+        causes += [invalid(path, key, msg) for msg in qualified_name_errors(key)]
+        if not isinstance(value, str):
+            causes.append(invalid(path, value, "must be a string"))
+        else:
+            causes += [invalid(path, value, msg) for msg in label_value_errors(value)]
+    return causes
+
+
+def validate_annotations(annotations: Any, path: str) -> list[Cause]:
+    if annotations is None:
+        return []
+    if not isinstance(annotations, dict):
+        return [invalid(path, annotations, "must be a map of strings")]
+    causes = []
+    size = 0
+    for key, value in annotations.items():
+        causes += [invalid(path, key, msg) for msg in qualified_name_errors(key.lower())]
+        size += len(key) + len(str(value))
+    if size > TOTAL_ANNOTATION_SIZE:
+        causes.append(too_long(path, TOTAL_ANNOTATION_SIZE))
+    return causes
+
+
+def _validate_owner_references(refs: Any, path: str) -> list[Cause]:
+    causes = []
+    controllers = 0
+    for i, ref in enumerate(refs or []):
+        p = f"{path}[{i}]"
+        for key in ("apiVersion", "kind", "name", "uid"):
+            if not (ref or {}).get(key):
+                causes.append(invalid(f"{p}.{key}", "", f"{key} must not be empty") if key != "uid"
+                              else invalid(f"{p}.uid", "", "uid must not be empty"))
+        controllers += 1 if (ref or {}).get("controller") else 0
+    if controllers > 1:
+        causes.append(invalid(path, refs, "Only one reference can have Controller set to true."))
+    return causes
+
+
+def validate_object_meta(resource: Resource, meta: Any) -> list[Cause]:
+    if not isinstance(meta, dict):
+        return [required("metadata")]
+    causes: list[Cause] = []
+    name, generate = meta.get("name") or "", meta.get("generateName") or ""
+    if generate:
+        causes += [invalid("metadata.generateName", generate, m) for m in name_errors(resource, generate, prefix=True)]
+    if not name:
+        causes.append(required("metadata.name", "name or generateName is required"))
+    else:
+        causes += [invalid("metadata.name", name, m) for m in name_errors(resource, name)]
+    namespace = meta.get("namespace") or ""
+    if resource.namespaced:
+        if not namespace:
+            causes.append(required("metadata.namespace"))
+        else:
+            causes += [invalid("metadata.namespace", namespace, m) for m in dns1123_label_errors(namespace)]
+    elif namespace:
+        causes.append(forbidden("metadata.namespace", "not allowed on this type"))
+    causes += validate_labels(meta.get("labels"), "metadata.labels")
+    causes += validate_annotations(meta.get("annotations"), "metadata.annotations")
+    causes += _validate_owner_references(meta.get("ownerReferences"), "metadata.ownerReferences")
+    for i, finalizer in enumerate(meta.get("finalizers") or []):
+        causes += [invalid(f"metadata.finalizers[{i}]", finalizer, m) for m in qualified_name_errors(str(finalizer))]
+    return causes
+
+
+def _validate_meta_update(meta: Obj, old_meta: Obj) -> list[Cause]:
+    causes = []
+    for key in ("name", "namespace", "uid", "creationTimestamp"):
+        if key in old_meta and old_meta.get(key) != meta.get(key) and (key != "uid" or meta.get("uid")):
+            causes.append(invalid(f"metadata.{key}", meta.get(key, ""), "field is immutable"))
+    return causes
+
+
+# ---- helpers ------------------------------------------------------------------------------------
+
+
+def _dig(obj: Any, *path: str) -> Any:
+    for key in path:
+        if not isinstance(obj, dict):
+            return None
+        obj = obj.get(key)
+    return obj
+
+
+def _port_range(path: str, port: Any) -> list[Cause]:
+    if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
+        return [invalid(path, port, "must be between 1 and 65535, inclusive")]
     return []
+
+
+def _int_or_name_port(path: str, port: Any) -> list[Cause]:
+    if isinstance(port, str) and not port.isdigit():
+        return [invalid(path, port, m) for m in iana_svc_name_errors(port)]
+    return _port_range(path, int(port) if isinstance(port, str) else port)
+
+
+def _enum(path: str, value: Any, allowed: tuple[str, ...], *, required_: bool = False) -> list[Cause]:
+    if value is None or value == "":
+        return [required(path)] if required_ else []
+    return [] if value in allowed else [not_supported(path, value, allowed)]
+
+
+def _non_negative(path: str, value: Any) -> list[Cause]:
+    if value is None:
+        return []
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        return [invalid(path, value, "must be greater than or equal to 0")]
+    return []
+
+
+PROTOCOLS = ("SCTP", "TCP", "UDP")
+
+# ---- pods ---------------------------------------------------------------------------------------
+
+_ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
+ENV_NAME_MSG = ("a valid environment variable name must consist of alphabetic characters, digits, '_', '-', or "
+                "'.', and must not start with a digit (e.g. 'my.env-name',  or 'MY_ENV.NAME',  or 'MyEnvName1', "
+                "regex used for validation is '[-._a-zA-Z][-._a-zA-Z0-9]*')")
+_STANDARD_RESOURCES = ("cpu", "memory", "ephemeral-storage", "hugepages-", "storage")
+
+
+def _validate_resources(resources: Any, path: str) -> list[Cause]:
+    if not isinstance(resources, dict):
+        return []
+    causes: list[Cause] = []
+    parsed: dict[str, dict[str, Any]] = {}
+    for kind in ("limits", "requests"):
+        parsed[kind] = {}
+        for name, value in (resources.get(kind) or {}).items():
+            p = f"{path}.{kind}[{name}]"
+            try:
+                quantity = parse_quantity(value if isinstance(value, str) else str(value))
+            except QuantityError as err:
+                causes.append(invalid(p, value, str(err)))
+                continue
+            if quantity.value < 0:
+                causes.append(invalid(p, value, "must be greater than or equal to 0"))
+            parsed[kind][name] = quantity
+    for name, request in parsed["requests"].items():
+        limit = parsed["limits"].get(name)
+        if limit is not None and request.value > limit.value:
+            causes.append(invalid(f"{path}.requests", str(request),
+                                  f"must be less than or equal to {name} limit of {limit}"))
+    return causes
+
+
+def _validate_ports(ports: Any, path: str, port_names: set[str]) -> list[Cause]:
+    causes: list[Cause] = []
+    for i, port in enumerate(ports or []):
+        p = f"{path}[{i}]"
+        if not isinstance(port, dict):
+            causes.append(invalid(p, port, "must be an object"))
+            continue
+        if port.get("name"):
+            causes += [invalid(f"{p}.name", port["name"], m) for m in iana_svc_name_errors(port["name"])]
+            if port["name"] in port_names:
+                causes.append(duplicate(f"{p}.name", port["name"]))
+            port_names.add(port["name"])
+        if not port.get("containerPort"):
+            causes.append(required(f"{p}.containerPort"))
+        else:
+            causes += _port_range(f"{p}.containerPort", port["containerPort"])
+        if port.get("hostPort"):
+            causes += _port_range(f"{p}.hostPort", port["hostPort"])
+        causes += _enum(f"{p}.protocol", port.get("protocol"), PROTOCOLS, required_=True)
+    return causes
+
+
+def _validate_env(env: Any, path: str) -> list[Cause]:
+    causes = []
+    for i, var in enumerate(env or []):
+        p = f"{path}[{i}]"
+        name = (var or {}).get("name") or ""
+        if not name:
+            causes.append(required(f"{p}.name"))
+        elif not _ENV_NAME.match(name):
+            causes.append(invalid(f"{p}.name", name, ENV_NAME_MSG))
+        if (var or {}).get("value") and (var or {}).get("valueFrom"):
+            causes.append(invalid(f"{p}.valueFrom", "", "may not be specified when `value` is not empty"))
+    return causes
+
+
+_HANDLERS = ("exec", "httpGet", "tcpSocket", "grpc")
+
+
+def _validate_probe(probe: Any, path: str) -> list[Cause]:
+    if not isinstance(probe, dict):
+        return []
+    handlers = [h for h in _HANDLERS if probe.get(h) is not None]
+    if not handlers:
+        return [required(path, "must specify a handler type")]
+    if len(handlers) > 1:
+        return [forbidden(f"{path}.{handlers[1]}", "may not specify more than 1 handler type")]
+    causes: list[Cause] = []
+    for key in ("httpGet", "tcpSocket"):
+        if isinstance(probe.get(key), dict):
+            causes += _int_or_name_port(f"{path}.{key}.port", probe[key].get("port"))
+    for key in ("initialDelaySeconds", "timeoutSeconds", "periodSeconds", "successThreshold", "failureThreshold"):
+        causes += _non_negative(f"{path}.{key}", probe.get(key))
+    return causes
+
+
+def _validate_container(c: Any, path: str, volumes: set[str], port_names: set[str], *,
+                        is_init: bool) -> list[Cause]:
+    if not isinstance(c, dict):
+        return [invalid(path, c, "must be an object")]
+    causes: list[Cause] = []
+    name = c.get("name") or ""
+    if not name:
+        causes.append(required(f"{path}.name"))
+    else:
+        causes += [invalid(f"{path}.name", name, m) for m in dns1123_label_errors(name)]
+    if not c.get("image"):
+        causes.append(required(f"{path}.image"))
+    causes += _validate_ports(c.get("ports"), f"{path}.ports", port_names)
+    causes += _validate_env(c.get("env"), f"{path}.env")
+    causes += _validate_resources(c.get("resources"), f"{path}.resources")
+    for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
+        causes += _validate_probe(c.get(probe), f"{path}.{probe}")
+    causes += _enum(f"{path}.imagePullPolicy", c.get("imagePullPolicy"), ("Always", "IfNotPresent", "Never"),
+                    required_=True)
+    causes += _enum(f"{path}.terminationMessagePolicy", c.get("terminationMessagePolicy"),
+                    ("FallbackToLogsOnError", "File"), required_=True)
+    if c.get("restartPolicy") is not None:
+        if not is_init:
+            causes.append(forbidden(f"{path}.restartPolicy", "may not be set for non-init containers"))
+        else:
+            causes += _enum(f"{path}.restartPolicy", c["restartPolicy"], ("Always",))
+    for i, mount in enumerate(c.get("volumeMounts") or []):
+        p = f"{path}.volumeMounts[{i}]"
+        if not (mount or {}).get("name"):
+            causes.append(required(f"{p}.name"))
+        elif mount["name"] not in volumes:
+            causes.append(not_found(f"{p}.name", mount["name"]))
+        if not (mount or {}).get("mountPath"):
+            causes.append(required(f"{p}.mountPath"))
+    return causes
+
+
+def _validate_volumes(volumes: Any, path: str) -> tuple[list[Cause], set[str]]:
+    causes: list[Cause] = []
+    names: set[str] = set()
+    for i, vol in enumerate(volumes or []):
+        name = (vol or {}).get("name") or ""
+        if not name:
+            causes.append(required(f"{path}[{i}].name"))
+            continue
+        causes += [invalid(f"{path}[{i}].name", name, m) for m in dns1123_label_errors(name)]
+        if name in names:
+            causes.append(duplicate(f"{path}[{i}].name", name))
+        names.add(name)
+    return causes, names
+
+
+def _validate_tolerations(tolerations: Any, path: str) -> list[Cause]:
+    causes = []
+    for i, tol in enumerate(tolerations or []):
+        p = f"{path}[{i}]"
+        tol = tol or {}
+        operator = tol.get("operator") or "Equal"
+        if operator not in ("Equal", "Exists"):
+            causes.append(not_supported(f"{p}.operator", operator, ("Equal", "Exists")))
+        if operator == "Exists" and tol.get("value"):
+            causes.append(invalid(f"{p}.operator", tol["value"],
+                                  "value must be empty when `operator` is 'Exists'"))
+        if not tol.get("key") and operator != "Exists":
+            causes.append(invalid(f"{p}.operator", operator,
+                                  "operator must be Exists when `key` is empty, which means \"match all values "
+                                  "and all keys\""))
+        if tol.get("key"):
+            causes += [invalid(f"{p}.key", tol["key"], m) for m in qualified_name_errors(tol["key"])]
+        causes += _enum(f"{p}.effect", tol.get("effect"), ("NoExecute", "NoSchedule", "PreferNoSchedule"))
+        if tol.get("tolerationSeconds") is not None and tol.get("effect") != "NoExecute":
+            causes.append(invalid(f"{p}.effect", tol.get("effect", ""),
+                                  "effect must be 'NoExecute' when `tolerationSeconds` is set"))
+    return causes
+
+
+def validate_pod_spec(spec: Any, path: str) -> list[Cause]:
+    if not isinstance(spec, dict):
+        return [required(path)]
+    causes, volumes = _validate_volumes(spec.get("volumes"), f"{path}.volumes")
+    containers = spec.get("containers") or []
+    if not containers:
+        causes.append(required(f"{path}.containers"))
+    seen: set[str] = set()
+    port_names: set[str] = set()
+    for key in ("initContainers", "containers"):
+        for i, c in enumerate(spec.get(key) or []):
+            p = f"{path}.{key}[{i}]"
+            causes += _validate_container(c, p, volumes, port_names, is_init=key == "initContainers")
+            name = (c or {}).get("name") if isinstance(c, dict) else None
+            if name and name in seen:
+                causes.append(duplicate(f"{p}.name", name))
+            if name:
+                seen.add(name)
+    causes += _enum(f"{path}.restartPolicy", spec.get("restartPolicy"), ("Always", "Never", "OnFailure"),
+                    required_=True)
+    causes += _enum(f"{path}.dnsPolicy", spec.get("dnsPolicy"),
+                    ("ClusterFirst", "ClusterFirstWithHostNet", "Default", "None"), required_=True)
+    causes += _non_negative(f"{path}.terminationGracePeriodSeconds", spec.get("terminationGracePeriodSeconds"))
+    ads = spec.get("activeDeadlineSeconds")
+    if ads is not None and (not isinstance(ads, int) or not 1 <= ads <= 2147483647):
+        causes.append(invalid(f"{path}.activeDeadlineSeconds", ads, "must be between 1 and 2147483647, inclusive"))
+    causes += validate_labels(spec.get("nodeSelector"), f"{path}.nodeSelector")
+    causes += _validate_tolerations(spec.get("tolerations"), f"{path}.tolerations")
+    if spec.get("nodeName"):
+        causes += [invalid(f"{path}.nodeName", spec["nodeName"], m) for m in dns1123_subdomain_errors(spec["nodeName"])]
+    if spec.get("serviceAccountName"):
+        causes += [invalid(f"{path}.serviceAccountName", spec["serviceAccountName"], m)
+                   for m in dns1123_subdomain_errors(spec["serviceAccountName"])]
+    return causes
+
+
+_POD_UPDATE_MSG = ("pod updates may not change fields other than `spec.containers[*].image`,"
+                   "`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions "
+                   "to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it "
+                   "was previously negative)")
+
+
+def _validate_pod_update(new: Obj, old: Obj) -> list[Cause]:
+    new_spec, old_spec = new.get("spec") or {}, old.get("spec") or {}
+    causes: list[Cause] = []
+    old_tolerations = old_spec.get("tolerations") or []
+    new_tolerations = new_spec.get("tolerations") or []
+    if any(t not in new_tolerations for t in old_tolerations):
+        causes.append(forbidden("spec.tolerations", "existing toleration can not be modified except its "
+                                                    "tolerationSeconds"))
+    # Overlay what may change onto the old spec; anything else that differs is forbidden.
+    mutable = dict(old_spec)
+    for key in ("activeDeadlineSeconds", "tolerations", "terminationGracePeriodSeconds"):
+        if key in new_spec:
+            mutable[key] = new_spec[key]
+        else:
+            mutable.pop(key, None)
+    for key in ("containers", "initContainers"):
+        old_list, new_list = old_spec.get(key) or [], new_spec.get(key) or []
+        if len(old_list) == len(new_list):
+            merged = [dict(o, image=n.get("image")) if isinstance(o, dict) and isinstance(n, dict) else o
+                      for o, n in zip(old_list, new_list)]
+            if key in old_spec:
+                mutable[key] = merged
+    if mutable != new_spec:
+        causes.append(forbidden("spec", _POD_UPDATE_MSG))
+    return causes
+
+
+def _validate_pod(obj: Obj, old: Obj | None) -> list[Cause]:
+    causes = validate_pod_spec(obj.get("spec"), "spec")
+    if old is not None:
+        causes += _validate_pod_update(obj, old)
+    return causes
+
+
+# ---- deployments / replicasets ------------------------------------------------------------------
+
+
+def go_label_selector(selector: Any) -> str:
+    """%#v of a metav1.LabelSelector, as Kubernetes prints it in `field is immutable` errors."""
+    selector = selector or {}
+    labels = selector.get("matchLabels")
+    ml = go_value(labels) if labels else "map[string]string(nil)"
+    exprs = selector.get("matchExpressions")
+    if exprs:
+        items = ", ".join(
+            f'v1.LabelSelectorRequirement{{Key:{json.dumps(e.get("key", ""))}, '
+            f'Operator:{json.dumps(e.get("operator", ""))}, Values:'
+            f'{go_value(e.get("values")) if e.get("values") else "[]string(nil)"}}}' for e in exprs)
+        me = f"[]v1.LabelSelectorRequirement{{{items}}}"
+    else:
+        me = "[]v1.LabelSelectorRequirement(nil)"
+    return f"v1.LabelSelector{{MatchLabels:{ml}, MatchExpressions:{me}}}"
+
+
+def _invalid_raw(path: str, raw: str, detail: str) -> Cause:
+    return Cause("FieldValueInvalid", f"Invalid value: {raw}: {detail}", path)
+
+
+def _validate_selector_and_template(spec: Obj, kind: str, *, template_required: bool) -> list[Cause]:
+    causes: list[Cause] = []
+    selector = spec.get("selector")
+    template = spec.get("template")
+    if selector is None:
+        causes.append(required("spec.selector"))
+    elif not selector.get("matchLabels") and not selector.get("matchExpressions"):
+        causes.append(_invalid_raw("spec.selector", go_label_selector(selector), f"empty selector is invalid for {kind}"))
+    else:
+        causes += validate_labels(selector.get("matchLabels"), "spec.selector.matchLabels")
+    if template is None:
+        if template_required:
+            causes.append(required("spec.template"))
+        return causes
+    labels = _dig(template, "metadata", "labels") or {}
+    causes += validate_labels(labels, "spec.template.metadata.labels")
+    if selector is not None and (selector.get("matchLabels") or selector.get("matchExpressions")):
+        try:
+            matches = selector_from_label_selector(selector).matches(labels)
+        except SelectorError as err:
+            causes.append(invalid("spec.selector", "", str(err)))
+            matches = True
+        if not matches:
+            raw = go_value(labels) if labels else "map[string]string(nil)"
+            causes.append(_invalid_raw("spec.template.metadata.labels", raw,
+                                       "`selector` does not match template `labels`"))
+    causes += validate_pod_spec(template.get("spec"), "spec.template.spec")
+    restart = _dig(template, "spec", "restartPolicy")
+    if restart not in (None, "Always"):
+        causes.append(not_supported("spec.template.spec.restartPolicy", restart, ("Always",)))
+    return causes
+
+
+def _percent_or_int(path: str, value: Any) -> tuple[list[Cause], bool]:
+    """(causes, is_zero) for an IntOrString like maxSurge."""
+    if isinstance(value, str):
+        match = re.fullmatch(r"([0-9]+)%", value)
+        if not match:
+            return [invalid(path, value, "a valid percent string must be a numeric string followed by an ending "
+                                         "'%' (e.g. '1%',  or '93%', regex used for validation is '[0-9]+%')")], False
+        if int(match.group(1)) > 100:
+            return [invalid(path, value, "must not be greater than 100%")], False
+        return [], int(match.group(1)) == 0
+    if not isinstance(value, int) or value < 0:
+        return [invalid(path, value, "must be greater than or equal to 0")], False
+    return [], value == 0
+
+
+def _validate_strategy(strategy: Any) -> list[Cause]:
+    if not isinstance(strategy, dict):
+        return []
+    causes = _enum("spec.strategy.type", strategy.get("type"), ("Recreate", "RollingUpdate"), required_=True)
+    rolling = strategy.get("rollingUpdate")
+    if strategy.get("type") == "Recreate" and rolling is not None:
+        causes.append(forbidden("spec.strategy.rollingUpdate",
+                                "may not be specified when strategy `type` is 'Recreate'"))
+    if strategy.get("type") == "RollingUpdate" and isinstance(rolling, dict):
+        surge_causes, surge_zero = _percent_or_int("spec.strategy.rollingUpdate.maxSurge", rolling.get("maxSurge", 0))
+        un_causes, un_zero = _percent_or_int("spec.strategy.rollingUpdate.maxUnavailable",
+                                             rolling.get("maxUnavailable", 0))
+        causes += surge_causes + un_causes
+        if surge_zero and un_zero and not surge_causes and not un_causes:
+            causes.append(invalid("spec.strategy.rollingUpdate.maxUnavailable", rolling.get("maxUnavailable", 0),
+                                  "may not be 0 when `maxSurge` is 0"))
+    return causes
+
+
+def _validate_deployment(obj: Obj, old: Obj | None) -> list[Cause]:
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        return [required("spec")]
+    causes = _non_negative("spec.replicas", spec.get("replicas"))
+    causes += _validate_selector_and_template(spec, "deployment", template_required=True)
+    causes += _validate_strategy(spec.get("strategy"))
+    causes += _non_negative("spec.minReadySeconds", spec.get("minReadySeconds"))
+    causes += _non_negative("spec.revisionHistoryLimit", spec.get("revisionHistoryLimit"))
+    pds = spec.get("progressDeadlineSeconds")
+    if pds is not None:
+        causes += _non_negative("spec.progressDeadlineSeconds", pds)
+        if isinstance(pds, int) and pds <= (spec.get("minReadySeconds") or 0):
+            causes.append(invalid("spec.progressDeadlineSeconds", pds, "must be greater than minReadySeconds"))
+    causes += _selector_immutable(obj, old)
+    return causes
+
+
+def _validate_replicaset(obj: Obj, old: Obj | None) -> list[Cause]:
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        return [required("spec")]
+    causes = _non_negative("spec.replicas", spec.get("replicas"))
+    causes += _validate_selector_and_template(spec, "replicaset", template_required=False)
+    causes += _non_negative("spec.minReadySeconds", spec.get("minReadySeconds"))
+    causes += _selector_immutable(obj, old)
+    return causes
+
+
+def _selector_immutable(obj: Obj, old: Obj | None) -> list[Cause]:
+    if old is None:
+        return []
+    new_sel, old_sel = _dig(obj, "spec", "selector"), _dig(old, "spec", "selector")
+    if new_sel != old_sel:
+        return [_invalid_raw("spec.selector", go_label_selector(new_sel), "field is immutable")]
+    return []
+
+
+# ---- services -----------------------------------------------------------------------------------
+
+SERVICE_TYPES = ("ClusterIP", "ExternalName", "LoadBalancer", "NodePort")
+IP_MSG = "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"
+
+
+def _is_ip(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _validate_service_ports(spec: Obj, svc_type: str) -> list[Cause]:
+    ports = spec.get("ports") or []
+    headless = spec.get("clusterIP") == "None"
+    causes: list[Cause] = []
+    if not ports and svc_type != "ExternalName" and not headless:
+        causes.append(required("spec.ports"))
+    names: set[str] = set()
+    seen: set[tuple] = set()
+    for i, port in enumerate(ports):
+        p = f"spec.ports[{i}]"
+        port = port or {}
+        name = port.get("name") or ""
+        if len(ports) > 1 and not name:
+            causes.append(required(f"{p}.name"))
+        elif name:
+            causes += [invalid(f"{p}.name", name, m) for m in dns1123_label_errors(name)]
+            if name in names:
+                causes.append(duplicate(f"{p}.name", name))
+            names.add(name)
+        causes += _port_range(f"{p}.port", port.get("port"))
+        causes += _enum(f"{p}.protocol", port.get("protocol"), PROTOCOLS, required_=True)
+        if port.get("targetPort") not in (None, 0, ""):
+            causes += _int_or_name_port(f"{p}.targetPort", port["targetPort"])
+        if port.get("nodePort"):
+            if svc_type == "ClusterIP":
+                causes.append(forbidden(f"{p}.nodePort", "may not be used when `type` is 'ClusterIP'"))
+            else:
+                causes += _port_range(f"{p}.nodePort", port["nodePort"])
+        key = (port.get("port"), port.get("protocol"))
+        if key in seen:
+            causes.append(duplicate(p, f"{port.get('port')}/{port.get('protocol')}"))
+        seen.add(key)
+    return causes
+
+
+def _validate_service(obj: Obj, old: Obj | None) -> list[Cause]:
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        return [required("spec")]
+    svc_type = spec.get("type") or "ClusterIP"
+    causes = _enum("spec.type", spec.get("type"), SERVICE_TYPES, required_=True)
+    causes += _enum("spec.sessionAffinity", spec.get("sessionAffinity"), ("ClientIP", "None"), required_=True)
+    causes += _validate_service_ports(spec, svc_type)
+    causes += validate_labels(spec.get("selector"), "spec.selector")
+    cluster_ip = spec.get("clusterIP")
+    if cluster_ip not in (None, "", "None") and not _is_ip(cluster_ip):
+        causes.append(invalid("spec.clusterIPs[0]", cluster_ip, IP_MSG))
+    if svc_type == "ExternalName":
+        if not spec.get("externalName"):
+            causes.append(required("spec.externalName"))
+        else:
+            causes += [invalid("spec.externalName", spec["externalName"], m)
+                       for m in dns1123_subdomain_errors(spec["externalName"].rstrip("."))]
+    for i, ip in enumerate(spec.get("externalIPs") or []):
+        if not _is_ip(str(ip)):
+            causes.append(invalid(f"spec.externalIPs[{i}]", ip, IP_MSG))
+    if old is not None:
+        causes += _validate_service_update(spec, old.get("spec") or {})
+    return causes
+
+
+def _validate_service_update(spec: Obj, old_spec: Obj) -> list[Cause]:
+    old_ip, new_ip = old_spec.get("clusterIP"), spec.get("clusterIP")
+    if old_ip and new_ip and old_ip != new_ip and "ExternalName" not in (spec.get("type"), old_spec.get("type")):
+        ips = spec.get("clusterIPs") or [new_ip]
+        return [_invalid_raw("spec.clusterIPs[0]", go_value(ips), "may not change once set")]
+    return []
+
+
+# ---- other kinds --------------------------------------------------------------------------------
+
+_CONFIG_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
+CONFIG_KEY_MSG = ("a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  "
+                  "or 'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')")
+
+
+def _config_key_errors(key: str) -> list[str]:
+    errors = []
+    if len(key) > 253:
+        errors.append("must be no more than 253 characters")
+    if not _CONFIG_KEY.match(key):
+        errors.append(CONFIG_KEY_MSG)
+    if key in (".", ".."):
+        errors.append(f"must not be '{key}'")
+    elif key.startswith(".."):
+        errors.append("must not start with '..'")
+    return errors
+
+
+def _validate_data_keys(obj: Obj, fields: tuple[str, ...]) -> list[Cause]:
+    causes: list[Cause] = []
+    seen: set[str] = set()
+    for field in fields:
+        data = obj.get(field)
+        if data is None:
+            continue
+        if not isinstance(data, dict):
+            causes.append(invalid(field, data, "must be a map of strings"))
+            continue
+        for key in data:
+            causes += [invalid(f"{field}[{key}]", key, m) for m in _config_key_errors(key)]
+            if key in seen:
+                causes.append(invalid(f"{field}[{key}]", key, "duplicate of key present in data"))
+            seen.add(key)
+    return causes
+
+
+def _immutable_data(obj: Obj, old: Obj | None, fields: tuple[str, ...]) -> list[Cause]:
+    if old is None or not old.get("immutable"):
+        return []
+    causes = []
+    for field in fields:
+        if (obj.get(field) or {}) != (old.get(field) or {}):
+            causes.append(forbidden(field, "field is immutable when `immutable` is set"))
+    if not obj.get("immutable"):
+        causes.append(forbidden("immutable", "field is immutable when `immutable` is set"))
+    return causes
+
+
+def _validate_configmap(obj: Obj, old: Obj | None) -> list[Cause]:
+    return _validate_data_keys(obj, ("data", "binaryData")) + _immutable_data(obj, old, ("data", "binaryData"))
+
+
+def _validate_secret(obj: Obj, old: Obj | None) -> list[Cause]:
+    causes = _validate_data_keys(obj, ("data",))
+    causes += _immutable_data(obj, old, ("data",))
+    if old is not None and old.get("type") != obj.get("type"):
+        causes.append(invalid("type", obj.get("type", ""), "field is immutable"))
+    return causes
+
+
+def _validate_namespace(obj: Obj, old: Obj | None) -> list[Cause]:
+    causes = []
+    for i, finalizer in enumerate(_dig(obj, "spec", "finalizers") or []):
+        if "/" not in finalizer and finalizer != "kubernetes":
+            causes.append(invalid(f"spec.finalizers[{i}]", finalizer,
+                                  "name is neither a standard finalizer name nor is it fully qualified"))
+    return causes
+
+
+def _validate_node(obj: Obj, old: Obj | None) -> list[Cause]:
+    causes = []
+    for i, taint in enumerate(_dig(obj, "spec", "taints") or []):
+        p = f"spec.taints[{i}]"
+        if not (taint or {}).get("key"):
+            causes.append(required(f"{p}.key"))
+        causes += _enum(f"{p}.effect", (taint or {}).get("effect"), ("NoExecute", "NoSchedule", "PreferNoSchedule"),
+                        required_=True)
+    cidr = _dig(obj, "spec", "podCIDR")
+    if cidr:
+        try:
+            ipaddress.ip_network(cidr)
+        except ValueError:
+            causes.append(invalid("spec.podCIDR", cidr, "must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)"))
+    return causes
+
+
+def _validate_event(obj: Obj, old: Obj | None) -> list[Cause]:
+    inv_ns = _dig(obj, "involvedObject", "namespace")
+    ns = _dig(obj, "metadata", "namespace")
+    if inv_ns and ns and inv_ns != ns:
+        return [invalid("involvedObject.namespace", inv_ns, "does not match event.namespace")]
+    return []
+
+
+def _validate_lease(obj: Obj, old: Obj | None) -> list[Cause]:
+    duration = _dig(obj, "spec", "leaseDurationSeconds")
+    if duration is not None and (not isinstance(duration, int) or duration <= 0):
+        return [invalid("spec.leaseDurationSeconds", duration, "must be greater than 0")]
+    return []
+
+
+def _validate_endpoints(obj: Obj, old: Obj | None) -> list[Cause]:
+    causes = []
+    for i, subset in enumerate(obj.get("subsets") or []):
+        for j, addr in enumerate((subset or {}).get("addresses") or []):
+            if not _is_ip(str((addr or {}).get("ip", ""))):
+                causes.append(invalid(f"subsets[{i}].addresses[{j}].ip", (addr or {}).get("ip", ""), IP_MSG))
+        for j, port in enumerate((subset or {}).get("ports") or []):
+            causes += _port_range(f"subsets[{i}].ports[{j}].port", (port or {}).get("port"))
+            causes += _enum(f"subsets[{i}].ports[{j}].protocol", (port or {}).get("protocol"), PROTOCOLS)
+    return causes
+
+
+def _validate_endpointslice(obj: Obj, old: Obj | None) -> list[Cause]:
+    causes = _enum("addressType", obj.get("addressType"), ("FQDN", "IPv4", "IPv6"), required_=True)
+    for i, ep in enumerate(obj.get("endpoints") or []):
+        if not (ep or {}).get("addresses"):
+            causes.append(required(f"endpoints[{i}].addresses"))
+    if old is not None and old.get("addressType") != obj.get("addressType"):
+        causes.append(invalid("addressType", obj.get("addressType", ""), "field is immutable"))
+    return causes
+
+
+_VALIDATORS = {
+    ("", "Pod"): _validate_pod,
+    ("apps", "Deployment"): _validate_deployment,
+    ("apps", "ReplicaSet"): _validate_replicaset,
+    ("", "Service"): _validate_service,
+    ("", "ConfigMap"): _validate_configmap,
+    ("", "Secret"): _validate_secret,
+    ("", "Namespace"): _validate_namespace,
+    ("", "Node"): _validate_node,
+    ("", "Event"): _validate_event,
+    ("", "Endpoints"): _validate_endpoints,
+    ("discovery.k8s.io", "EndpointSlice"): _validate_endpointslice,
+    ("coordination.k8s.io", "Lease"): _validate_lease,
+}
+
+
+def validate(resource: Resource, obj: Obj, old: Obj | None = None) -> list[Cause]:
+    """All causes for a create (`old` None) or main-resource update of `obj`; [] when valid."""
+    if not isinstance(obj, dict):
+        return [invalid("", obj, "must be an object")]
+    causes = validate_object_meta(resource, obj.get("metadata"))
+    if old is not None and isinstance(obj.get("metadata"), dict):
+        causes += _validate_meta_update(obj["metadata"], old.get("metadata") or {})
+    validator = _VALIDATORS.get((resource.group, resource.kind))
+    if validator is not None:
+        causes += validator(obj, old)
+    return causes
