@@ -42,6 +42,7 @@ AUTH = web.AppKey("auth", TokenAuthenticator)
 STORE = web.AppKey("store", ObjectStore)
 CACHES = web.AppKey("caches", dict)
 BACKEND = web.AppKey("backend", object)
+USER = web.RequestKey("user", UserInfo)
 UNAUTHENTICATED = frozenset({"/healthz", "/livez", "/readyz", "/version", "/version/"})
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -127,7 +128,7 @@ async def _request_middleware(request: web.Request, handler: Handler) -> web.Str
             user = request.app[AUTH].authenticate(request.headers.get("Authorization"))
             if user is None:
                 raise errors.unauthorized()
-            request["user"] = user
+            request[USER] = user
         response = await handler(request)
         code = response.status
         return response
@@ -163,7 +164,7 @@ _METRIC_VERBS = {"create": "POST", "update": "PUT", "patch": "PATCH", "delete": 
 
 
 def _record(request: web.Request, user: UserInfo | None, code: int, seconds: float) -> None:
-    info = request.get("info")
+    info = request.get(endpoints.INFO)
     verb = _METRIC_VERBS.get(info.verb, info.verb.upper()) if info else request.method
     resource = info.resource.plural if info else ""
     request.app[METRICS].observe(verb, resource, code, seconds)

@@ -1,6 +1,6 @@
 """HTTP endpoints: the resource handler (every verb and subresource), discovery, OpenAPI, /version.
 
-Guarantees: each request is resolved to a `RequestInfo` (kept in `request["info"]` for logging and
+Guarantees: each request is resolved to a `RequestInfo` (kept in `request[INFO]` for logging and
 metrics) and answered with the object, a List, a Table, a watch stream or a `Status`.
 Subresources: status, scale (autoscaling/v1 Scale), pods/binding, pods/eviction, pods/log
 (streamed from the pod's kubelet), namespaces/finalize.
@@ -25,6 +25,7 @@ Obj = dict[str, Any]
 API_KEY = web.AppKey("api", Api)
 KUBELET_SESSION = web.AppKey("kubelet_session", aiohttp.ClientSession)
 KUBELET_SCHEME = web.AppKey("kubelet_scheme", str)
+INFO = web.RequestKey("info", RequestInfo)
 
 
 async def version(_: web.Request) -> web.Response:
@@ -47,7 +48,7 @@ async def api_root(request: web.Request) -> web.StreamResponse:
         raise errors.path_not_found()
     watch = request.query.get("watch") in ("true", "1")
     info = parse(api.registry, request.method, parts, watch)
-    request["info"] = info
+    request[INFO] = info
     return await _dispatch(request, api, info)
 
 
@@ -322,7 +323,8 @@ async def _binding(request: web.Request, api: Api, info: RequestInfo) -> web.Res
         return pod
 
     main = RequestInfo("update", info.resource, info.namespace, name)
-    await api.update(main, mutate, status_too=True)
+    # A binding is not a pod update: pod update validation (spec is immutable) does not apply.
+    await api.update(main, mutate, status_too=True, validate=False)
     return codec.respond(request, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
                                    "code": 201}, 201)
 

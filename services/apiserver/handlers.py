@@ -25,6 +25,7 @@ import base64
 import copy
 import datetime
 import random
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -71,6 +72,7 @@ class Api:
         self.min_request_timeout = min_request_timeout
         self.bookmark_interval = bookmark_interval
         self.namespaces = registry.get("", "v1", "namespaces")
+        self._terminated: dict[str, float] = {}  # namespace -> when this server marked it Terminating
 
     # --- reading -------------------------------------------------------------------------
 
@@ -201,8 +203,14 @@ class Api:
             admission.default_tolerations(obj)
 
     async def namespace_object(self, name: str) -> Obj | None:
+        """The namespace, from the watch cache unless this server marked it for deletion lately
+        (the cache may not have seen that yet: kube-apiserver's forceLiveLookup)."""
         cache = self.caches.get("namespaces")
-        if cache is not None and cache.ready.is_set():
+        recent = self._terminated.get(name)
+        if recent is not None and time.monotonic() - recent > 30:
+            self._terminated.pop(name, None)
+            recent = None
+        if cache is not None and cache.ready.is_set() and recent is None:
             found = cache.state.get(self.store.key(self.namespaces, name, None))
             if found is not None:
                 return found
@@ -216,7 +224,7 @@ class Api:
     # --- update and patch ----------------------------------------------------------------
 
     async def update(self, info: RequestInfo, mutate: Mutate, *, create: Callable[[], Obj] | None = None,
-                     dry_run: bool = False, status_too: bool = False) -> tuple[Obj, bool]:
+                     dry_run: bool = False, status_too: bool = False, validate: bool = True) -> tuple[Obj, bool]:
         """Read-modify-write `info`'s object with `mutate` (CAS, retried); (object, created)."""
         res, name, ns = info.resource, info.name or "", info.namespace
         for _ in range(CONFLICT_RETRIES):
@@ -232,7 +240,7 @@ class Api:
             asked_rv = str((new.get("metadata") or {}).get("resourceVersion") or "")
             if asked_rv and asked_rv != str(revision):
                 raise errors.stale(res.plural, res.group, name)
-            new = self.prepare_update(info, current, new, status_too=status_too)
+            new = self.prepare_update(info, current, new, status_too=status_too, validate=validate)
             if _same(current, new):
                 return current, False
             if dry_run:
@@ -264,7 +272,8 @@ class Api:
         meta["resourceVersion"] = str(result.revision)
         return new
 
-    def prepare_update(self, info: RequestInfo, current: Obj, new: Obj, *, status_too: bool = False) -> Obj:
+    def prepare_update(self, info: RequestInfo, current: Obj, new: Obj, *, status_too: bool = False,
+                       validate: bool = True) -> Obj:
         res = info.resource
         if not isinstance(new, dict):
             raise errors.bad_request("the object must be a JSON object")
@@ -295,7 +304,7 @@ class Api:
                 new.pop("status", None)
         self._check_finalizers(res, current, new)
         res.default(new)
-        causes = [c.to_dict() for c in res.validate(new, current)]
+        causes = [c.to_dict() for c in res.validate(new, current)] if validate else []
         if res.plural == "services" and not causes:
             causes = self.allocator.allocate(new, current)
         _raise_invalid(res, new, causes)
@@ -344,6 +353,8 @@ class Api:
             elif _same(current, new):
                 return current, False
             else:
+                if res.plural == "namespaces":
+                    self._terminated[name] = time.monotonic()
                 result = await self.store.update(key, new, revision)
                 if result.ok:
                     new["metadata"]["resourceVersion"] = str(result.revision)

@@ -91,11 +91,19 @@ async def test_patch_types(raw: Raw) -> None:
     assert code == 200 and p["metadata"]["labels"] == {"app": "a", "tier": "db"}
     code, p = await raw.patch(f"{PODS}/a", {"metadata": {"labels": {"app": None}}})
     assert code == 200 and p["metadata"]["labels"] == {"tier": "db"}
-    smp = {"spec": {"containers": [{"name": "sidecar", "image": "busybox"}]}}
+    smp = {"spec": {"containers": [{"name": "c", "image": "nginx:2"}]}}
     code, p = await raw.patch(f"{PODS}/a", smp, content_type="application/strategic-merge-patch+json")
+    assert code == 200 and p["spec"]["containers"][0]["image"] == "nginx:2"
+    assert p["spec"]["containers"][0]["imagePullPolicy"]  # merged by name, not replaced
+    code, status = await raw.patch(f"{PODS}/a", {"spec": {"containers": [{"name": "sidecar", "image": "b"}]}},
+                                   content_type="application/strategic-merge-patch+json")
+    assert code == 422 and status["reason"] == "Invalid"  # pod spec is immutable but for images
+    await raw.post("/apis/apps/v1/namespaces/default/deployments", deployment("web"))
+    smp = {"spec": {"template": {"spec": {"containers": [{"name": "sidecar", "image": "busybox"}]}}}}
+    code, d = await raw.patch("/apis/apps/v1/namespaces/default/deployments/web", smp,
+                              content_type="application/strategic-merge-patch+json")
     assert code == 200
-    assert [c["name"] for c in p["spec"]["containers"]] == ["sidecar", "c"] or \
-        sorted(c["name"] for c in p["spec"]["containers"]) == ["c", "sidecar"]
+    assert sorted(c["name"] for c in d["spec"]["template"]["spec"]["containers"]) == ["c", "sidecar"]
     code, status = await raw.patch(f"{PODS}/a", {"a": 1}, content_type="text/plain")
     assert code == 415 and status["reason"] == "UnsupportedMediaType"
 

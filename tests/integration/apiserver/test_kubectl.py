@@ -1,0 +1,157 @@
+"""The real kubectl (1.32, via the dispatcher) against kubemu's API server."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.fixtures.apiserver import ApiServerHandle
+
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
+pytestmark = pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
+
+
+class Kubectl:
+    def __init__(self, handle: ApiServerHandle, cache_dir: Path) -> None:
+        self.base = ["kubectl", "--kubeconfig", str(handle.kubeconfig), "--cache-dir", str(cache_dir)]
+
+    def run(self, *args: str, stdin: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
+        proc = subprocess.run([*self.base, *args], input=stdin, capture_output=True, text=True, timeout=60)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"kubectl {' '.join(args)} failed ({proc.returncode}): {proc.stderr}")
+        return proc
+
+    def out(self, *args: str, stdin: str | None = None) -> str:
+        return self.run(*args, stdin=stdin).stdout
+
+    def json(self, *args: str) -> dict:
+        return json.loads(self.out(*args, "-o", "json"))
+
+
+@pytest.fixture
+def kubectl(apiserver: ApiServerHandle, tmp_path: Path) -> Kubectl:
+    return Kubectl(apiserver, tmp_path / "kube-cache")
+
+
+def test_get_raw_healthz(kubectl: Kubectl) -> None:
+    assert kubectl.out("get", "--raw", "/healthz") == "ok"
+
+
+def test_create_get_wide_yaml_json_delete(kubectl: Kubectl) -> None:
+    assert "pod/hello created" in kubectl.out("create", "-f", str(EXAMPLES / "pod.yaml"))
+    table = kubectl.out("get", "pods")
+    assert table.split("\n")[0].split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
+    assert table.split("\n")[1].split()[:3] == ["hello", "0/1", "Pending"]
+    wide = kubectl.out("get", "pods", "-o", "wide").split("\n")[0].split()
+    assert wide[:7] == ["NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP", "NODE"]
+    pod = yaml.safe_load(kubectl.out("get", "pod", "hello", "-o", "yaml"))
+    assert pod["metadata"]["name"] == "hello" and pod["spec"]["containers"][0]["image"] == "busybox"
+    assert kubectl.json("get", "po", "hello")["metadata"]["uid"] == pod["metadata"]["uid"]
+    assert 'pod "hello" deleted' in kubectl.out("delete", "pod", "hello")
+    proc = kubectl.run("get", "pod", "hello", check=False)
+    assert proc.returncode == 1
+    assert 'Error from server (NotFound): pods "hello" not found' in proc.stderr
+
+
+def test_labels_all_namespaces_and_selectors(kubectl: Kubectl) -> None:
+    kubectl.out("create", "-f", "-", stdin=json.dumps({"apiVersion": "v1", "kind": "Namespace",
+                                                       "metadata": {"name": "team"}}))
+    kubectl.out("run", "a", "--image", "nginx", "--labels", "app=a")
+    kubectl.out("run", "b", "--image", "nginx", "-n", "team", "--labels", "app=b")
+    rows = kubectl.out("get", "pods", "-A").strip().split("\n")
+    assert rows[0].split()[:2] == ["NAMESPACE", "NAME"]
+    assert sorted(tuple(r.split()[:2]) for r in rows[1:]) == [("default", "a"), ("team", "b")]
+    assert kubectl.out("get", "pods", "-A", "-l", "app=b", "-o", "name").split() == ["pod/b"]
+    assert "pod/a labeled" in kubectl.out("label", "pod", "a", "tier=fe")
+    assert "pod/a annotated" in kubectl.out("annotate", "pod", "a", "note=hello")
+    pod = kubectl.json("get", "pod", "a")
+    assert pod["metadata"]["labels"] == {"app": "a", "tier": "fe"}
+    assert pod["metadata"]["annotations"]["note"] == "hello"
+    assert kubectl.out("get", "pods", "-l", "tier=fe", "-o", "name").split() == ["pod/a"]
+    assert "a" in kubectl.out("get", "pods", "--show-labels")
+
+
+def test_apply_twice_then_change_scale_and_describe(kubectl: Kubectl) -> None:
+    path = str(EXAMPLES / "nginx-deployment.yaml")
+    assert "deployment.apps/nginx created" in kubectl.out("apply", "-f", path)
+    second = kubectl.out("apply", "-f", path)
+    assert "deployment.apps/nginx" in second and ("unchanged" in second or "configured" in second)
+    changed = Path(path).read_text().replace("replicas: 3", "replicas: 2").replace("image: nginx",
+                                                                                  "image: nginx:1.27")
+    assert "deployment.apps/nginx configured" in kubectl.out("apply", "-f", "-", stdin=changed)
+    dep = kubectl.json("get", "deploy", "nginx")
+    assert dep["spec"]["replicas"] == 2
+    assert dep["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.27"
+    assert [c["name"] for c in dep["spec"]["template"]["spec"]["containers"]] == ["nginx"]
+    assert dep["metadata"]["generation"] == 2
+    assert "deployment.apps/nginx scaled" in kubectl.out("scale", "deploy", "nginx", "--replicas=5")
+    assert kubectl.json("get", "deploy", "nginx")["spec"]["replicas"] == 5
+    header = kubectl.out("get", "deploy").split("\n")[0].split()
+    assert header == ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]
+    described = kubectl.out("describe", "deploy", "nginx")
+    assert "Name:" in described and "nginx" in described and "Replicas:" in described
+
+
+def test_apply_server_side_creates_and_updates(kubectl: Kubectl) -> None:
+    path = str(EXAMPLES / "nginx-service.yaml")
+    assert "service/nginx serverside-applied" in kubectl.out("apply", "--server-side", "-f", path)
+    svc = kubectl.json("get", "svc", "nginx")
+    assert svc["spec"]["clusterIP"].startswith("127.96.")
+    assert 30000 <= svc["spec"]["ports"][0]["nodePort"] <= 32767
+    assert "serverside-applied" in kubectl.out("apply", "--server-side", "-f", path)
+    row = kubectl.out("get", "svc", "nginx").split("\n")[1].split()
+    assert row[:2] == ["nginx", "NodePort"] and row[4].startswith("80:")
+
+
+def test_replace_and_describe_pod(kubectl: Kubectl) -> None:
+    kubectl.out("create", "-f", str(EXAMPLES / "pod.yaml"))
+    pod = yaml.safe_load(kubectl.out("get", "pod", "hello", "-o", "yaml"))
+    pod["metadata"]["labels"]["replaced"] = "yes"
+    assert "pod/hello replaced" in kubectl.out("replace", "-f", "-", stdin=yaml.safe_dump(pod))
+    assert kubectl.json("get", "pod", "hello")["metadata"]["labels"]["replaced"] == "yes"
+    stale = kubectl.run("replace", "-f", "-", stdin=yaml.safe_dump(pod), check=False)
+    assert stale.returncode != 0 and "Conflict" in stale.stderr
+    described = kubectl.out("describe", "pod", "hello")
+    assert "Name:" in described and "hello" in described and "Tolerations:" in described
+
+
+def test_get_watch(kubectl: Kubectl) -> None:
+    kubectl.out("run", "first", "--image", "nginx")
+    proc = subprocess.Popen([*kubectl.base, "get", "pods", "-w", "--request-timeout=4s"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(1.5)
+        kubectl.out("run", "second", "--image", "nginx")
+        out, _ = proc.communicate(timeout=20)
+    finally:
+        proc.kill()
+    names = [line.split()[0] for line in out.strip().split("\n")[1:]]
+    assert "first" in names and "second" in names
+
+
+def test_namespace_lifecycle(kubectl: Kubectl) -> None:
+    kubectl.out("create", "-f", "-", stdin=json.dumps({"apiVersion": "v1", "kind": "Namespace",
+                                                       "metadata": {"name": "doomed"}}))
+    kubectl.out("delete", "namespace", "doomed", "--wait=false")
+    assert kubectl.json("get", "ns", "doomed")["status"]["phase"] == "Terminating"
+    refused = kubectl.run("run", "x", "-n", "doomed", "--image", "nginx", check=False)
+    assert refused.returncode != 0 and "because it is being terminated" in refused.stderr
+    protected = kubectl.run("delete", "ns", "default", check=False)
+    assert "this namespace may not be deleted" in protected.stderr
+
+
+def test_invalid_and_unknown_field_errors(kubectl: Kubectl) -> None:
+    bad = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "Bad_Name"},
+           "spec": {"containers": [{"name": "c", "image": "nginx"}]}}
+    proc = kubectl.run("create", "-f", "-", stdin=json.dumps(bad), check=False)
+    assert proc.returncode != 0 and 'The Pod "Bad_Name" is invalid' in proc.stderr
+    typo = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "typo"},
+            "spec": {"containers": [{"name": "c", "image": "nginx", "imagee": "x"}]}}
+    proc = kubectl.run("create", "-f", "-", stdin=json.dumps(typo), check=False)
+    assert proc.returncode != 0 and "imagee" in proc.stderr

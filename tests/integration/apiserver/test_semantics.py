@@ -1,0 +1,207 @@
+"""Deletion, finalizers, subresources, services' allocations, namespaces: kube-apiserver's rules."""
+
+from __future__ import annotations
+
+from tests.integration.apiserver.helpers import Raw, deployment, pod
+
+PODS = "/api/v1/namespaces/default/pods"
+SVCS = "/api/v1/namespaces/default/services"
+DEPS = "/apis/apps/v1/namespaces/default/deployments"
+
+
+async def test_unscheduled_pod_is_deleted_at_once(raw: Raw) -> None:
+    await raw.post(PODS, pod("a"))
+    code, body = await raw.delete(f"{PODS}/a")
+    assert code == 200 and body["metadata"]["name"] == "a"
+    assert (await raw.get(f"{PODS}/a"))[0] == 404
+
+
+async def test_bound_pod_is_only_marked_then_kubelet_deletes_with_grace_zero(raw: Raw) -> None:
+    await raw.post(PODS, pod("a", node="node-1"))
+    code, body = await raw.delete(f"{PODS}/a", {"propagationPolicy": "Background"})
+    assert code == 202
+    assert body["metadata"]["deletionTimestamp"] and body["metadata"]["deletionGracePeriodSeconds"] == 30
+    code, again = await raw.get(f"{PODS}/a")
+    assert code == 200 and again["metadata"]["deletionTimestamp"]
+    code, shorter = await raw.delete(f"{PODS}/a", {"gracePeriodSeconds": 5})
+    assert code == 202 and shorter["metadata"]["deletionGracePeriodSeconds"] == 5
+    code, _ = await raw.delete(f"{PODS}/a", {"gracePeriodSeconds": 0})
+    assert code == 200
+    assert (await raw.get(f"{PODS}/a"))[0] == 404
+
+
+async def test_finalizers_hold_the_object_until_removed(raw: Raw) -> None:
+    cm = {"metadata": {"name": "cm", "finalizers": ["example.com/hold"]}, "data": {"a": "b"}}
+    await raw.post("/api/v1/namespaces/default/configmaps", cm)
+    code, body = await raw.delete("/api/v1/namespaces/default/configmaps/cm")
+    assert code == 202 and body["metadata"]["deletionTimestamp"]
+    code, held = await raw.get("/api/v1/namespaces/default/configmaps/cm")
+    assert code == 200
+    code, status = await raw.patch("/api/v1/namespaces/default/configmaps/cm",
+                                   {"metadata": {"finalizers": ["example.com/hold", "new"]}})
+    assert code == 422
+    code, _ = await raw.patch("/api/v1/namespaces/default/configmaps/cm", {"metadata": {"finalizers": None}})
+    assert code == 200
+    assert (await raw.get("/api/v1/namespaces/default/configmaps/cm"))[0] == 404
+
+
+async def test_propagation_policies_add_gc_finalizers(raw: Raw) -> None:
+    await raw.post(DEPS, deployment("orphaned"))
+    code, body = await raw.delete(f"{DEPS}/orphaned", {"propagationPolicy": "Orphan"})
+    assert code == 202 and body["metadata"]["finalizers"] == ["orphan"]
+    await raw.post(DEPS, deployment("fg"))
+    code, body = await raw.delete(f"{DEPS}/fg", params={"propagationPolicy": "Foreground"})
+    assert code == 202 and body["metadata"]["finalizers"] == ["foregroundDeletion"]
+    await raw.post(DEPS, deployment("bg"))
+    code, body = await raw.delete(f"{DEPS}/bg", {"propagationPolicy": "Background"})
+    assert code == 200 and body["kind"] == "Status" and body["status"] == "Success"
+    code, status = await raw.delete(f"{DEPS}/fg", {"propagationPolicy": "Sideways"})
+    assert code == 422
+
+
+async def test_delete_preconditions(raw: Raw) -> None:
+    _, created = await raw.post(PODS, pod("a"))
+    code, status = await raw.delete(f"{PODS}/a", {"preconditions": {"uid": "not-the-uid"}})
+    assert code == 409 and "Precondition failed: UID in precondition: not-the-uid" in status["message"]
+    code, status = await raw.delete(f"{PODS}/a", {"preconditions": {"resourceVersion": "1"}})
+    assert code == 409
+    code, _ = await raw.delete(f"{PODS}/a", {"preconditions": {"uid": created["metadata"]["uid"]}})
+    assert code == 200
+
+
+async def test_deletecollection_with_selector(raw: Raw) -> None:
+    await raw.post(PODS, pod("a", labels={"x": "1"}))
+    await raw.post(PODS, pod("b", labels={"x": "1"}))
+    await raw.post(PODS, pod("c"))
+    code, body = await raw.delete(PODS, params={"labelSelector": "x=1"})
+    assert code == 200
+    _, left = await raw.get(PODS)
+    assert [p["metadata"]["name"] for p in left["items"]] == ["c"]
+
+
+async def test_binding_sets_node_once_with_condition(raw: Raw) -> None:
+    await raw.post(PODS, pod("a"))
+    binding = {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "a"},
+               "target": {"apiVersion": "v1", "kind": "Node", "name": "node-1"}}
+    code, body = await raw.post(f"{PODS}/a/binding", binding)
+    assert code == 201 and body["status"] == "Success"
+    _, bound = await raw.get(f"{PODS}/a")
+    assert bound["spec"]["nodeName"] == "node-1"
+    cond = [c for c in bound["status"]["conditions"] if c["type"] == "PodScheduled"]
+    assert cond and cond[0]["status"] == "True"
+    code, status = await raw.post(f"{PODS}/a/binding", {**binding, "target": {"kind": "Node", "name": "node-2"}})
+    assert code == 409 and status["reason"] == "Conflict"
+    assert 'is already assigned to node "node-1"' in status["message"]
+
+
+async def test_scale_subresource(raw: Raw) -> None:
+    await raw.post(DEPS, deployment("web", replicas=2))
+    code, scale = await raw.get(f"{DEPS}/web/scale")
+    assert code == 200 and scale["kind"] == "Scale" and scale["apiVersion"] == "autoscaling/v1"
+    assert scale["spec"]["replicas"] == 2 and scale["status"]["selector"] == "app=web"
+    code, scale = await raw.patch(f"{DEPS}/web/scale", {"spec": {"replicas": 4}})
+    assert code == 200 and scale["spec"]["replicas"] == 4
+    scale["spec"]["replicas"] = 1
+    code, scale = await raw.put(f"{DEPS}/web/scale", scale)
+    assert code == 200 and scale["spec"]["replicas"] == 1
+    _, dep = await raw.get(f"{DEPS}/web")
+    assert dep["spec"]["replicas"] == 1
+    code, status = await raw.patch(f"{DEPS}/web/scale", {"spec": {"replicas": -1}})
+    assert code == 422
+
+
+async def test_status_subresource_of_deployment(raw: Raw) -> None:
+    await raw.post(DEPS, deployment("web"))
+    code, dep = await raw.patch(f"{DEPS}/web/status", {"status": {"observedGeneration": 1, "replicas": 1}})
+    assert code == 200 and dep["status"]["replicas"] == 1
+    assert dep["metadata"]["generation"] == 1
+
+
+async def test_service_cluster_ip_and_node_port_allocation(raw: Raw) -> None:
+    svc = {"metadata": {"name": "a"}, "spec": {"type": "NodePort", "ports": [{"port": 80}], "selector": {"x": "y"}}}
+    code, a = await raw.post(SVCS, svc)
+    assert code == 201, a
+    assert a["spec"]["clusterIP"].startswith("127.96.") and a["spec"]["clusterIPs"] == [a["spec"]["clusterIP"]]
+    node_port = a["spec"]["ports"][0]["nodePort"]
+    assert 30000 <= node_port <= 32767
+    taken = {"metadata": {"name": "b"}, "spec": {"clusterIP": a["spec"]["clusterIP"], "ports": [{"port": 80}]}}
+    code, status = await raw.post(SVCS, taken)
+    assert code == 422 and "provided IP is already allocated" in status["message"]
+    outside = {"metadata": {"name": "b"}, "spec": {"clusterIP": "10.0.0.1", "ports": [{"port": 80}]}}
+    code, status = await raw.post(SVCS, outside)
+    assert code == 422 and "not in the valid range" in status["message"]
+    port_taken = {"metadata": {"name": "b"},
+                  "spec": {"type": "NodePort", "ports": [{"port": 80, "nodePort": node_port}]}}
+    code, status = await raw.post(SVCS, port_taken)
+    assert code == 422 and "provided port is already allocated" in status["message"]
+    assert (await raw.get(f"{SVCS}/b"))[0] == 404
+    code, _ = await raw.delete(f"{SVCS}/a")
+    assert code == 200
+    code, b = await raw.post(SVCS, port_taken)  # released on delete: free again
+    assert code == 201 and b["spec"]["ports"][0]["nodePort"] == node_port
+
+
+async def test_service_update_keeps_allocations(raw: Raw) -> None:
+    code, a = await raw.post(SVCS, {"metadata": {"name": "a"}, "spec": {"ports": [{"port": 80}]}})
+    ip = a["spec"]["clusterIP"]
+    del a["spec"]["clusterIP"], a["spec"]["clusterIPs"]
+    a["spec"]["type"] = "NodePort"
+    code, b = await raw.put(f"{SVCS}/a", a)
+    assert code == 200, b
+    assert b["spec"]["clusterIP"] == ip and b["spec"]["ports"][0]["nodePort"] >= 30000
+    code, status = await raw.patch(f"{SVCS}/a", {"spec": {"clusterIP": "127.96.9.9", "clusterIPs": None}})
+    assert code == 422
+
+
+async def test_pods_get_default_tolerations(raw: Raw) -> None:
+    _, created = await raw.post(PODS, pod("a"))
+    tolerations = {(t["key"], t["effect"], t.get("tolerationSeconds")) for t in created["spec"]["tolerations"]}
+    assert ("node.kubernetes.io/not-ready", "NoExecute", 300) in tolerations
+    assert ("node.kubernetes.io/unreachable", "NoExecute", 300) in tolerations
+
+
+async def test_namespace_delete_finalize_then_gone(raw: Raw) -> None:
+    await raw.post("/api/v1/namespaces", {"metadata": {"name": "t"}})
+    code, ns = await raw.delete("/api/v1/namespaces/t")
+    assert code == 202 and ns["status"]["phase"] == "Terminating"
+    code, status = await raw.post("/api/v1/namespaces/t/configmaps", {"metadata": {"name": "x"}})
+    assert code == 403 and status["reason"] == "Forbidden"
+    assert status["message"] == ('configmaps "x" is forbidden: unable to create new content in namespace t '
+                                 'because it is being terminated')
+    ns["spec"]["finalizers"] = []
+    code, ns = await raw.put("/api/v1/namespaces/t/finalize", ns)
+    assert code == 200 and ns["spec"]["finalizers"] == []
+    code, _ = await raw.delete("/api/v1/namespaces/t")
+    assert code == 200
+    assert (await raw.get("/api/v1/namespaces/t"))[0] == 404
+
+
+async def test_system_namespaces_and_kubernetes_service_exist(raw: Raw) -> None:
+    _, namespaces = await raw.get("/api/v1/namespaces")
+    names = {n["metadata"]["name"] for n in namespaces["items"]}
+    assert {"default", "kube-system", "kube-public", "kube-node-lease"} <= names
+    code, svc = await raw.get(f"{SVCS}/kubernetes")
+    assert code == 200 and svc["spec"]["clusterIP"] == "127.96.0.1"
+
+
+async def test_dry_run_stores_nothing(raw: Raw) -> None:
+    code, _ = await raw.post(PODS, pod("a"), params={"dryRun": "All"})
+    assert code == 201
+    assert (await raw.get(f"{PODS}/a"))[0] == 404
+
+
+async def test_eviction_deletes_the_pod(raw: Raw) -> None:
+    await raw.post(PODS, pod("a"))
+    code, _ = await raw.post(f"{PODS}/a/eviction", {"apiVersion": "policy/v1", "kind": "Eviction",
+                                                    "metadata": {"name": "a"}})
+    assert code == 201
+    assert (await raw.get(f"{PODS}/a"))[0] == 404
+
+
+async def test_update_of_leases_may_create(raw: Raw) -> None:
+    lease = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": {"name": "n1"},
+             "spec": {"holderIdentity": "n1", "leaseDurationSeconds": 40}}
+    code, body = await raw.put("/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/n1", lease)
+    assert code == 201, body
+    code, status = await raw.put(f"{PODS}/nope", pod("nope"))
+    assert code == 404
