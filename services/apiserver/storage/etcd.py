@@ -51,6 +51,7 @@ _CHANNEL_OPTIONS = {
     "grpc.max_receive_message_length": 64 * 1024 * 1024,
     "grpc.max_send_message_length": 16 * 1024 * 1024,
 }
+CREATED_CACHE = 100_000  # versions whose create_revision update() can know without asking etcd
 _UNREACHABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED}
 # A watch stream that ends with one of these is resumed; anything else is a real error.
 _RESUMABLE = _UNREACHABLE | {grpc.StatusCode.CANCELLED, grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL}
@@ -86,12 +87,14 @@ class EtcdBackend:
         self._reconnect_timeout = reconnect_timeout
         self._kv: rpc.KVStub | None = None
         self._watch_stub: rpc.WatchStub | None = None
+        # key -> (mod_revision, create_revision) of versions seen lately (bounded; oldest dropped).
+        self._created: dict[str, tuple[int, int]] = {}
 
     # ---- reads -------------------------------------------------------------------------------
 
     async def get(self, key: str) -> KeyValue | None:
         resp = await self._range(rpc.RangeRequest(key=key.encode()))
-        return _kv(resp.kvs[0]) if resp.kvs else None
+        return self._seen(_kv(resp.kvs[0])) if resp.kvs else None
 
     async def list(
         self, prefix: str, *, limit: int = 0, continue_key: str | None = None, revision: int = 0
@@ -123,23 +126,29 @@ class EtcdBackend:
         ))
         if not resp.succeeded:
             raise KeyExists(key)
-        return resp.header.revision
+        rev = resp.header.revision
+        self._remember(key, rev, rev)
+        return rev
 
     async def update(self, key: str, value: bytes, expected_revision: int) -> WriteResult:
         if expected_revision <= 0:  # etcd would match an absent key's mod_revision 0 and create it
             return WriteResult(False, await self.current_revision(), await self.get(key))
         raw = key.encode()
+        # The new value's create_revision is the old one's. Known when this backend has seen the
+        # version being replaced (it almost always has: the caller read it from us); else etcd
+        # sends the old value back (prev_kv), which costs it a read and us ~8% throughput.
+        created = self._created.get(key)
+        create_revision = created[1] if created is not None and created[0] == expected_revision else 0
         resp = await self._txn(rpc.TxnRequest(
             compare=[_mod_equals(raw, expected_revision)],
-            # prev_kv: the old value's create_revision is the new one's.
-            success=[rpc.RequestOp(request_put=rpc.PutRequest(key=raw, value=value, prev_kv=True))],
+            success=[rpc.RequestOp(request_put=rpc.PutRequest(key=raw, value=value, prev_kv=not create_revision))],
             failure=[rpc.RequestOp(request_range=rpc.RangeRequest(key=raw))],
         ))
         rev = resp.header.revision
         if not resp.succeeded:
-            return WriteResult(False, rev, _first_range_kv(resp))
-        prev = resp.responses[0].response_put.prev_kv
-        return WriteResult(True, rev, KeyValue(key, value, prev.create_revision, rev))
+            return WriteResult(False, rev, self._seen(_first_range_kv(resp)))
+        create_revision = create_revision or resp.responses[0].response_put.prev_kv.create_revision
+        return WriteResult(True, rev, self._seen(KeyValue(key, value, create_revision, rev)))
 
     async def delete(self, key: str, expected_revision: int = 0) -> WriteResult:
         raw = key.encode()
@@ -154,6 +163,7 @@ class EtcdBackend:
         if not resp.succeeded:
             return WriteResult(False, rev, _first_range_kv(resp))
         deleted = resp.responses[0].response_delete_range.prev_kvs
+        self._created.pop(key, None)
         return WriteResult(True, rev, _kv(deleted[0]) if deleted else None)
 
     async def compact(self, revision: int) -> None:
@@ -189,7 +199,7 @@ class EtcdBackend:
                     for event in resp.events:
                         # Advance before yielding: the consumer has this event once we hand it over.
                         next_rev = event.kv.mod_revision + 1
-                        yield _event(event)
+                        yield self._watched(_event(event))
             except grpc.aio.AioRpcError as exc:
                 if exc.code() not in _RESUMABLE:
                     raise StorageError(f"etcd watch: {exc.code().name}: {exc.details()}") from exc
@@ -227,6 +237,24 @@ class EtcdBackend:
         return call, resp.header.revision
 
     # ---- plumbing ----------------------------------------------------------------------------
+
+    def _remember(self, key: str, mod_revision: int, create_revision: int) -> None:
+        created = self._created
+        created[key] = (mod_revision, create_revision)
+        if len(created) > CREATED_CACHE:
+            del created[next(iter(created))]
+
+    def _seen(self, kv: KeyValue | None) -> KeyValue | None:
+        if kv is not None:
+            self._remember(kv.key, kv.mod_revision, kv.create_revision)
+        return kv
+
+    def _watched(self, event: WatchEvent) -> WatchEvent:
+        if event.type is EventType.PUT:
+            self._remember(event.kv.key, event.kv.mod_revision, event.kv.create_revision)
+        else:
+            self._created.pop(event.kv.key, None)
+        return event
 
     async def close(self) -> None:
         await self.client.close()

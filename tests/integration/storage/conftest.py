@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import pytest
 
@@ -23,6 +23,8 @@ class Store:
     backend: Any  # a storage.base.Backend
     prefix: str
     etcd: Any = None  # the EtcdProcess of a private etcd, else None
+    # Another client of the same store (a second API server): it has seen nothing this one did.
+    open_another: Callable[[], Any] | None = None
 
     def key(self, name: str) -> str:
         return f"{self.prefix}/{name}"
@@ -31,13 +33,24 @@ class Store:
 @pytest.fixture(params=["sqlite", "etcd"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
     if request.param == "sqlite":
-        backend: Any = SqliteBackend(tmp_path / "db")
+        def open_backend() -> Any:
+            return SqliteBackend(tmp_path / "db", poll_interval=0.05)
         prefix = "/registry"
     else:
-        backend = EtcdBackend(request.getfixturevalue("etcd_endpoint"), timeout=5.0)
+        endpoint = request.getfixturevalue("etcd_endpoint")
+
+        def open_backend() -> Any:
+            return EtcdBackend(endpoint, timeout=5.0)
         prefix = request.getfixturevalue("etcd_prefix")
-    yield Store(backend, prefix)
-    await backend.close()
+    opened = [open_backend()]
+
+    def open_another() -> Any:
+        opened.append(open_backend())
+        return opened[-1]
+
+    yield Store(opened[0], prefix, open_another=open_another)
+    for backend in opened:
+        await backend.close()
 
 
 @pytest.fixture(params=["sqlite", "etcd"])

@@ -146,6 +146,20 @@ async def test_concurrent_updaters_exactly_one_wins_per_revision(store: Store) -
     assert len(won) == len(set(won)) == 160
 
 
+async def test_another_client_sees_and_replaces_versions_it_never_read(store: Store) -> None:
+    db, other, key = store.backend, store.open_another(), store.key("shared")
+    created = await db.create(key, b"1")
+    watch = other.watch(store.key(""), created)
+    updated = await other.update(key, b"2", created)  # `other` never read the version it replaces
+    assert updated.ok and updated.kv.create_revision == created
+    again = await db.update(key, b"3", updated.revision)
+    assert again.ok and again.kv.create_revision == created
+    events = await take(watch, 3)
+    assert [(e.kv.value, e.kv.create_revision, e.revision) for e in events] == [
+        (b"1", created, created), (b"2", created, updated.revision), (b"3", created, again.revision)]
+    await watch.aclose()
+
+
 # ---- lists ---------------------------------------------------------------------------------------
 
 async def test_list_prefix_count_and_continue(store: Store) -> None:
