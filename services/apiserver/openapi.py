@@ -22,6 +22,7 @@ import json
 from functools import lru_cache
 from typing import Any
 
+from .patch import SCHEMA as PATCH_SCHEMA
 from .registry import Registry, Resource
 
 Obj = dict[str, Any]
@@ -475,11 +476,24 @@ def _type_schema(typ: str) -> Obj:
     return _ref(typ)
 
 
-def _field_schema(typ: str, description: str) -> Obj:
+def _patch_extensions(owner: str, field: str) -> Obj:
+    """x-kubernetes-patch-strategy/merge-key from the same table the server merges with: kubectl
+    builds its strategic merge patches (and `$setElementOrder`/`$patch: delete`) from these."""
+    meta = PATCH_SCHEMA.get(owner.rsplit(".", 1)[-1], {}).get(field)
+    if meta is None or not meta.strategy:
+        return {}
+    ext: Obj = {"x-kubernetes-patch-strategy": meta.strategy}
+    if meta.merge_key:
+        ext["x-kubernetes-patch-merge-key"] = meta.merge_key
+    return ext
+
+
+def _field_schema(typ: str, description: str, owner: str = "", field: str = "") -> Obj:
     schema = _type_schema(typ)
+    ext = _patch_extensions(owner, field) if owner else {}
     if "$ref" in schema:  # OpenAPI 3.0 ignores siblings of $ref; Kubernetes wraps it in allOf
-        return {"description": description, "allOf": [schema]}
-    return {"description": description, **schema}
+        return {"description": description, "allOf": [schema], **ext}
+    return {"description": description, **schema, **ext}
 
 
 def _component(name: str, gvk: Obj | None) -> Obj:
@@ -487,7 +501,7 @@ def _component(name: str, gvk: Obj | None) -> Obj:
         return dict(_SCALARS[name])
     description, fields, required = TYPES[name]
     schema: Obj = {"description": description, "type": "object",
-                   "properties": {k: _field_schema(t, d) for k, (t, d) in fields.items()}}
+                   "properties": {k: _field_schema(t, d, name, k) for k, (t, d) in fields.items()}}
     if required:
         schema["required"] = list(required)
     if gvk is not None:
@@ -636,7 +650,10 @@ def parse_openapi_v3_path(path: str) -> tuple[str, str] | None:
 
 
 def unknown_fields(resource: Resource, obj: Any) -> list[str]:
-    """Paths of fields in `obj` its schema does not know, in document order (`spec.containers[0].imagee`)."""
+    """Paths of fields in `obj` its schema does not know, in document order (`spec.containers[0].imagee`).
+
+    `obj` may be an object or a strategic merge patch: directive keys (`$patch`, `$setElementOrder/x`,
+    `$deleteFromPrimitiveList/x`, `$retainKeys`) are never unknown."""
     out: list[str] = []
     _walk(obj, schema_name(resource), "", out)
     return out
@@ -659,6 +676,8 @@ def _walk(value: Any, typ: str, path: str, out: list[str]) -> None:
         return
     fields = TYPES[typ][1]
     for key, item in value.items():
+        if key.startswith("$"):  # strategic merge patch directives ($patch, $setElementOrder/...)
+            continue
         child = f"{path}.{key}" if path else key
         if key not in fields:
             out.append(child)

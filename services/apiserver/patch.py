@@ -222,6 +222,10 @@ SCHEMA: dict[str, dict[str, FieldMeta]] = {
     },
     "ServiceSpec": {"ports": _f("merge", "port")},
     "Conditions": {"conditions": _f("merge", "type")},
+    "DeploymentStatus": {"conditions": _f("merge", "type")},
+    "ReplicaSetStatus": {"conditions": _f("merge", "type")},
+    "NamespaceStatus": {"conditions": _f("merge", "type")},
+    "ServiceStatus": {"conditions": _f("merge", "type")},
     "NodeSpec": {"podCIDRs": _f("merge")},
     "NodeStatus": {"conditions": _f("merge", "type"), "addresses": _f("merge", "type")},
     "DeploymentSpec": {"template": _f(typ="PodTemplateSpec"), "strategy": _f("retainKeys")},
@@ -232,11 +236,11 @@ SCHEMA: dict[str, dict[str, FieldMeta]] = {
 
 _KINDS: dict[str, dict[str, FieldMeta]] = {
     "Pod": {"spec": _f(typ="PodSpec"), "status": _f(typ="PodStatus")},
-    "Deployment": {"spec": _f(typ="DeploymentSpec"), "status": _f(typ="Conditions")},
-    "ReplicaSet": {"spec": _f(typ="ReplicaSetSpec"), "status": _f(typ="Conditions")},
-    "Service": {"spec": _f(typ="ServiceSpec"), "status": _f(typ="Conditions")},
+    "Deployment": {"spec": _f(typ="DeploymentSpec"), "status": _f(typ="DeploymentStatus")},
+    "ReplicaSet": {"spec": _f(typ="ReplicaSetSpec"), "status": _f(typ="ReplicaSetStatus")},
+    "Service": {"spec": _f(typ="ServiceSpec"), "status": _f(typ="ServiceStatus")},
     "Node": {"spec": _f(typ="NodeSpec"), "status": _f(typ="NodeStatus")},
-    "Namespace": {"status": _f(typ="Conditions")},
+    "Namespace": {"status": _f(typ="NamespaceStatus")},
     "ServiceAccount": {"secrets": _f("merge", "name"), "imagePullSecrets": _f("merge", "name")},
 }
 for _kind, _fields in _KINDS.items():

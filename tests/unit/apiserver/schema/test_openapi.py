@@ -105,3 +105,23 @@ def test_strict_messages() -> None:
         'Pod in version "v1" cannot be handled as a Pod: strict decoding error: '
         'unknown field "spec.foo", unknown field "bar"')
     assert unknown_field_warnings(["spec.foo"]) == ['unknown field "spec.foo"']
+
+
+def test_patch_extensions_match_server_merge_keys() -> None:
+    """kubectl apply builds its strategic merge patch from these; without them it replaces lists."""
+    schemas = openapi_v3_document(REGISTRY, "apps", "v1")["components"]["schemas"]
+    containers = schemas["io.k8s.api.core.v1.PodSpec"]["properties"]["containers"]
+    assert (containers["x-kubernetes-patch-strategy"], containers["x-kubernetes-patch-merge-key"]) == ("merge", "name")
+    ports = schemas["io.k8s.api.core.v1.Container"]["properties"]["ports"]
+    assert ports["x-kubernetes-patch-merge-key"] == "containerPort"
+    assert schemas["io.k8s.api.apps.v1.DeploymentSpec"]["properties"]["strategy"]["x-kubernetes-patch-strategy"] == "retainKeys"
+    assert "x-kubernetes-patch-strategy" not in schemas["io.k8s.api.core.v1.PodSpec"]["properties"]["tolerations"]
+    svc = openapi_v3_document(REGISTRY, "", "v1")["components"]["schemas"]["io.k8s.api.core.v1.ServiceSpec"]
+    assert svc["properties"]["ports"]["x-kubernetes-patch-merge-key"] == "port"
+
+
+def test_unknown_fields_ignores_patch_directives() -> None:
+    patch = {"metadata": {"$setElementOrder/finalizers": ["a"], "$deleteFromPrimitiveList/finalizers": ["b"]},
+             "spec": {"template": {"spec": {"$setElementOrder/containers": [{"name": "a"}],
+                                            "containers": [{"name": "b", "$patch": "delete"}, {"name": "a", "imgae": "x"}]}}}}
+    assert unknown_fields(REGISTRY.lookup("deployments"), patch) == ["spec.template.spec.containers[1].imgae"]
