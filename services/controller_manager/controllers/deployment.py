@@ -393,7 +393,11 @@ class DeploymentController(Controller):
 
     async def _scale_down_old_for_rolling(self, all_rss: list[dict], old_rss: list[dict], d: dict) -> int:
         min_available = du.replicas_of(d) - du.max_unavailable(d)
-        available = du.available_count(all_rss)
+        # An RS just scaled down may still report the pods it is deleting as available (its status
+        # is computed before its deletions); counting at most spec.replicas per RS keeps that stale
+        # status from letting us scale down twice. (Kubernetes sums status alone and relies on the
+        # ReplicaSet controller being faster than pods becoming ready.)
+        available = sum(min(du.status_int(rs, "availableReplicas"), du.replicas_of(rs)) for rs in all_rss if rs)
         if available <= min_available:
             return 0
         total, budget = 0, available - min_available
