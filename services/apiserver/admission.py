@@ -46,7 +46,9 @@ def check_namespace_delete(name: str) -> None:
 
 
 def default_tolerations(pod: Obj) -> None:
-    spec = pod.setdefault("spec", {})
+    spec = pod.get("spec")
+    if not isinstance(spec, dict):
+        return  # validation reports it
     tolerations = spec.get("tolerations")
     if not isinstance(tolerations, list):
         tolerations = []

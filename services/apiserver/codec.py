@@ -68,9 +68,45 @@ def decode_object(data: bytes, content_type: str) -> Obj:
     value = decode(data, content_type)
     if not isinstance(value, dict):
         raise errors.bad_request("the body of the request must be a JSON object")
-    if "metadata" in value and not isinstance(value["metadata"], dict):
-        raise errors.bad_request("metadata must be an object")
+    check_meta_types(value)
     return value
+
+
+_META_STRINGS = ("name", "generateName", "namespace", "resourceVersion", "uid", "creationTimestamp",
+                 "deletionTimestamp", "selfLink")
+
+
+def check_meta_types(obj: Obj) -> None:
+    """What Go's decoder would refuse in ObjectMeta (a number for a name...), as a 400."""
+    meta = obj.get("metadata")
+    if meta is None:
+        return
+    if not isinstance(meta, dict):
+        raise _unmarshal("metadata", "object", meta)
+    for key in _META_STRINGS:
+        if meta.get(key) is not None and not isinstance(meta[key], str):
+            raise _unmarshal(f"metadata.{key}", "string", meta[key])
+    for key in ("labels", "annotations"):
+        value = meta.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+            raise _unmarshal(f"metadata.{key}", "map[string]string", value)
+    for key in ("finalizers", "ownerReferences", "managedFields"):
+        value = meta.get(key)
+        if value is not None and not isinstance(value, list):
+            raise _unmarshal(f"metadata.{key}", "array", value)
+    if meta.get("finalizers") and not all(isinstance(f, str) for f in meta["finalizers"]):
+        raise _unmarshal("metadata.finalizers", "[]string", meta["finalizers"])
+    if meta.get("generation") is not None and (not isinstance(meta["generation"], int)
+                                               or isinstance(meta["generation"], bool)):
+        raise _unmarshal("metadata.generation", "int64", meta["generation"])
+
+
+def _unmarshal(field: str, go_type: str, value: Any) -> errors.ApiStatusError:
+    kind = {dict: "object", list: "array", str: "string", bool: "bool", int: "number", float: "number"}.get(
+        type(value), "value")
+    return errors.bad_request(f"json: cannot unmarshal {kind} into Go struct field {field} of type {go_type}")
 
 
 def wants_table(request: web.Request) -> bool:

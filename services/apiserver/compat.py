@@ -214,3 +214,15 @@ def strict_message(res: Resource, unknown: list[str]) -> str:
     detail = ", ".join(f'unknown field "{p}"' for p in unknown)
     return f'{res.kind} in version "{res.version}" cannot be handled as a {res.kind}: strict decoding error: {detail}'
 
+
+
+def prepare_for_create(res: Resource, obj: Obj) -> None:
+    """The kind's strategy PrepareForCreate (status reset, generation 1): the schema's, else ours."""
+    mod = _module("defaults")
+    if mod is not None and hasattr(mod, "prepare_for_create"):
+        mod.prepare_for_create(res, obj)
+        if res.kind != "Namespace":
+            return
+    from services.apiserver import admission
+
+    admission.prepare_for_create(res, obj)

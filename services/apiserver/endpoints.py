@@ -19,8 +19,10 @@ from services.apiserver.handlers import Api, now_rfc3339
 from services.apiserver.registry import Resource
 from services.apiserver.requestinfo import RequestInfo, is_discovery_path, parse
 from services.apiserver.selectors import selector_string
+from shared.logging import get_logger
 
 Obj = dict[str, Any]
+log = get_logger()
 
 API_KEY = web.AppKey("api", Api)
 KUBELET_SESSION = web.AppKey("kubelet_session", aiohttp.ClientSession)
@@ -63,6 +65,16 @@ async def openapi(request: web.Request) -> web.Response:
 
 
 async def _dispatch(request: web.Request, api: Api, info: RequestInfo) -> web.StreamResponse:
+    try:
+        return await _dispatch_verb(request, api, info)
+    except (TypeError, AttributeError, KeyError, ValueError, IndexError) as exc:
+        # Defaulting/validation met a shape it did not expect: the input is malformed (a 400),
+        # but log the traceback, since well-formed input must never get here.
+        log.warning("apiserver.malformed_input", key=info.key, resource=info.resource.plural, exc_info=exc)
+        raise errors.bad_request(f"the object provided is malformed: {type(exc).__name__}: {exc}") from exc
+
+
+async def _dispatch_verb(request: web.Request, api: Api, info: RequestInfo) -> web.StreamResponse:
     sub = info.subresource
     if sub is None or sub == "status":
         return await _main_verbs(request, api, info)

@@ -171,7 +171,9 @@ class Api:
 
     def prepare_create(self, res: Resource, namespace: str | None, obj: Obj) -> None:
         _check_type(res, obj)
-        meta = obj.setdefault("metadata", {})
+        if not isinstance(obj.get("metadata"), dict):
+            obj["metadata"] = {}
+        meta = obj["metadata"]
         if res.namespaced:
             body_ns = meta.get("namespace")
             if body_ns and namespace and body_ns != namespace:
@@ -191,7 +193,7 @@ class Api:
         meta["creationTimestamp"] = now_rfc3339()
         meta["generation"] = 1
         obj["apiVersion"], obj["kind"] = res.api_version, res.kind
-        admission.prepare_for_create(res, obj)
+        compat.prepare_for_create(res, obj)
         res.default(obj)
 
     async def admit_create(self, res: Resource, obj: Obj) -> None:
@@ -237,6 +239,8 @@ class Api:
             base = copy.deepcopy(current)
             base["metadata"].pop("resourceVersion", None)  # only a resourceVersion the client sent is a precondition
             new = mutate(base)
+            if isinstance(new, dict):
+                codec.check_meta_types(new)
             asked_rv = str((new.get("metadata") or {}).get("resourceVersion") or "")
             if asked_rv and asked_rv != str(revision):
                 raise errors.stale(res.plural, res.group, name)

@@ -1,0 +1,150 @@
+"""Bad input never gets a 500: every rejection is a Status with Kubernetes' code and reason."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.fixtures.apiserver import ApiServerHandle
+from tests.integration.apiserver.helpers import Raw, pod
+
+PODS = "/api/v1/namespaces/default/pods"
+
+
+@pytest.fixture
+async def sq(apiserver: ApiServerHandle):
+    raw = Raw(apiserver)
+    yield raw
+    await raw.close()
+
+
+def _is_status(body: object, code: int, reason: str) -> bool:
+    return isinstance(body, dict) and body.get("kind") == "Status" and body.get("code") == code \
+        and body.get("reason") == reason and body.get("status") == "Failure"
+
+
+async def test_missing_or_wrong_token_is_401(apiserver: ApiServerHandle) -> None:
+    for token in (None, "wrong"):
+        raw = Raw(apiserver, token=token)
+        try:
+            code, body = await raw.get(PODS)
+            assert code == 401 and _is_status(body, 401, "Unauthorized")
+            for path in ("/healthz", "/livez", "/readyz", "/version"):
+                code, _ = await raw.get(path)
+                assert code == 200, path
+        finally:
+            await raw.close()
+
+
+async def test_version_reports_1_32(sq: Raw) -> None:
+    code, version = await sq.get("/version")
+    assert code == 200 and version["major"] == "1" and version["minor"] == "32"
+    assert version["gitVersion"].startswith("v1.32.")
+
+
+@pytest.mark.parametrize("body, content_type, code, reason", [
+    (b"{not json", "application/json", 400, "BadRequest"),
+    (b"[1, 2]", "application/json", 400, "BadRequest"),
+    (b"", "application/json", 400, "BadRequest"),
+    (b"\xff\xfe", "application/json", 400, "BadRequest"),
+    (b"key: [unclosed", "application/yaml", 400, "BadRequest"),
+    (b'{"kind": "Service", "apiVersion": "v1", "metadata": {"name": "x"}}', "application/json", 400, "BadRequest"),
+    (b'{"kind": "Pod", "apiVersion": "apps/v1", "metadata": {"name": "x"}}', "application/json", 400, "BadRequest"),
+    (b'{"metadata": "x"}', "application/json", 400, "BadRequest"),
+    (b'{"metadata": {"name": "x"}}', "text/plain", 415, "UnsupportedMediaType"),
+    (b'{"metadata": {"name": "x"}}', "application/vnd.kubernetes.protobuf", 415, "UnsupportedMediaType"),
+    (b'{"metadata": {"namespace": "other", "name": "x"}, "spec": {}}', "application/json", 400, "BadRequest"),
+    (b'{"metadata": {}, "spec": {"containers": [{"name": "c", "image": "i"}]}}', "application/json", 422,
+     "Invalid"),
+])
+async def test_bad_create_bodies(sq: Raw, body: bytes, content_type: str, code: int, reason: str) -> None:
+    got, status = await sq.post(PODS, body, content_type=content_type)
+    assert got == code and _is_status(status, code, reason), status
+    _, listed = await sq.get(PODS)
+    assert listed["items"] == []
+
+
+async def test_invalid_pod_causes(sq: Raw) -> None:
+    bad = {"metadata": {"name": "Bad_Name"}, "spec": {"containers": [
+        {"name": "c", "resources": {"requests": {"cpu": "lots"}}}]}}
+    code, status = await sq.post(PODS, bad)
+    assert code == 422 and _is_status(status, 422, "Invalid")
+    fields = {c["field"] for c in status["details"]["causes"]}
+    assert "metadata.name" in fields
+    assert any("image" in f for f in fields)
+    assert any("cpu" in f for f in fields)
+    assert status["message"].startswith('Pod "Bad_Name" is invalid: ')
+    code, status = await sq.post(PODS, {"metadata": {"name": "a"}, "spec": {"containers": []}})
+    assert code == 422
+
+
+async def test_too_large_body_is_413(sq: Raw) -> None:
+    big = pod("big")
+    big["metadata"]["annotations"] = {"a": "x" * (3 * 1024 * 1024 + 10)}
+    code, status = await sq.post(PODS, json.dumps(big))
+    assert code == 413 and _is_status(status, 413, "RequestEntityTooLarge")
+
+
+@pytest.mark.parametrize("method, path, code, reason", [
+    ("GET", "/api/v1/widgets", 404, "NotFound"),
+    ("GET", "/apis/apps/v1/namespaces/default/widgets/x", 404, "NotFound"),
+    ("GET", "/api/v2/pods", 404, "NotFound"),
+    ("GET", "/nope", 404, "NotFound"),
+    ("GET", "/api/v1/namespaces/default/pods/x/bogus", 404, "NotFound"),
+    ("GET", "/api/v1/nodes/x/scale", 404, "NotFound"),
+    ("POST", "/api/v1/namespaces/default/pods/x", 405, "MethodNotAllowed"),
+    ("PUT", "/api/v1/namespaces/default/pods", 405, "MethodNotAllowed"),
+    ("POST", "/api/v1/pods", 405, "MethodNotAllowed"),
+    ("DELETE", "/api/v1/namespaces/default/pods/x/status", 405, "MethodNotAllowed"),
+    ("GET", "/api/v1/namespaces/default/pods?limit=-1", 400, "BadRequest"),
+    ("GET", "/api/v1/namespaces/default/pods?limit=abc", 400, "BadRequest"),
+    ("GET", "/api/v1/namespaces/default/pods?continue=garbage", 400, "BadRequest"),
+    ("GET", "/api/v1/namespaces/default/pods?watch=true&resourceVersion=abc", 400, "BadRequest"),
+    ("GET", "/api/v1/namespaces/default/pods?watch=true&timeoutSeconds=x", 400, "BadRequest"),
+    ("GET", "/api/v1/namespaces/default/pods?fieldSelector=a%3D%3D%3Db", 400, "BadRequest"),
+])
+async def test_bad_paths_and_params(sq: Raw, method: str, path: str, code: int, reason: str) -> None:
+    got, status = await sq.request(method, path, body={} if method in ("POST", "PUT") else None)
+    assert got == code and _is_status(status, code, reason), status
+
+
+@pytest.mark.parametrize("patch, content_type, code", [
+    (b"not json", "application/merge-patch+json", 400),
+    (b'{"op": "add"}', "application/json-patch+json", 400),
+    (b'[{"op": "remove", "path": "/metadata/nothere"}]', "application/json-patch+json", 422),
+    (b'[{"op": "explode", "path": "/x"}]', "application/json-patch+json", 400),
+    (b'"string"', "application/strategic-merge-patch+json", 400),
+    (b'{"spec": {"containers": "no"}}', "application/strategic-merge-patch+json", 422),
+    (b'{"metadata": {"name": "other"}}', "application/merge-patch+json", 400),
+    (b'{"metadata": {"resourceVersion": "1"}}', "application/merge-patch+json", 409),
+    (b'{"a": 1}', "application/x-unknown", 415),
+])
+async def test_bad_patches(sq: Raw, patch: bytes, content_type: str, code: int) -> None:
+    _, created = await sq.post(PODS, pod("a"))
+    got, status = await sq.patch(f"{PODS}/a", patch, content_type=content_type)
+    assert got == code and isinstance(status, dict) and status.get("kind") == "Status", status
+    _, after = await sq.get(f"{PODS}/a")
+    assert after["metadata"]["resourceVersion"] == created["metadata"]["resourceVersion"]
+
+
+async def test_fuzzed_bodies_never_500(sq: Raw) -> None:
+    samples = [None, 1, "x", [], {}, {"metadata": None}, {"metadata": {"name": 5}},
+               {"metadata": {"name": "a", "labels": "x"}}, {"metadata": {"name": "a", "labels": {"a": 1}}},
+               {"metadata": {"name": "a"}, "spec": None}, {"metadata": {"name": "a"}, "spec": []},
+               {"metadata": {"name": "a"}, "spec": {"containers": [None]}},
+               {"metadata": {"name": "a"}, "spec": {"containers": [{"name": 1, "image": []}]}},
+               {"metadata": {"name": "a", "finalizers": "x"}, "spec": {}},
+               {"metadata": {"name": "a", "generateName": 3}}, {"metadata": {"name": "x" * 300}}]
+    paths = [PODS, "/api/v1/namespaces/default/services", "/apis/apps/v1/namespaces/default/deployments",
+             "/api/v1/namespaces", "/api/v1/nodes", "/api/v1/namespaces/default/configmaps",
+             "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices", "/api/v1/namespaces/default/events",
+             "/apis/coordination.k8s.io/v1/namespaces/default/leases"]
+    for path in paths:
+        for sample in samples:
+            code, body = await sq.post(path, json.dumps(sample))
+            assert code < 500, (path, sample, body.get("message"))
+            if code >= 400:
+                assert body["kind"] == "Status"
+        code, body = await sq.put(path + "/a", json.dumps({"metadata": {"name": "a"}, "spec": "x"}))
+        assert code < 500, (path, body.get("message"))
