@@ -210,6 +210,12 @@ class Resource:
 
         return validation.validate(self, obj, old)
 
+    def validate_status(self, obj: Obj, old: Obj | None = None) -> list[Cause]:
+        """Validate a write to the `status` subresource; [] means valid."""
+        from . import validation
+
+        return validation.validate_status(self, obj, old)
+
     def field_labels(self, obj: Obj) -> dict[str, str]:
         """The fields a fieldSelector may name, with their values in `obj`."""
         labels = _meta_labels(obj, self.namespaced)

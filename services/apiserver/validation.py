@@ -13,6 +13,9 @@ Guarantees:
   types, clusterIP, externalName), configmap/secret keys, immutability on update (pod spec apart
   from images, activeDeadlineSeconds and added tolerations; service clusterIP; apps/v1
   selectors; namespace/name/uid; immutable configmaps and secrets; secret type).
+- `validate_status(resource, obj, old)` checks writes to `/status`: pod phase (and no way back from
+  Succeeded/Failed), IPs, conditions; deployment/replicaset replica counts (non-negative, ready <=
+  replicas, available <= ready); node capacity quantities; namespace phase.
 - `invalid_status(resource, name, causes)` is the 422 Status Kubernetes answers with:
   `Pod "x" is invalid: spec.containers[0].image: Required value` (several causes in `[...]`).
 """
@@ -892,6 +895,121 @@ def _validate_endpointslice(obj: Obj, old: Obj | None) -> list[Cause]:
             causes.append(required(f"endpoints[{i}].addresses"))
     if old is not None and old.get("addressType") != obj.get("addressType"):
         causes.append(invalid("addressType", obj.get("addressType", ""), "field is immutable"))
+    return causes
+
+
+# ---- status (the /status subresource) -----------------------------------------------------------
+
+POD_PHASES = ("Failed", "Pending", "Running", "Succeeded", "Unknown")
+
+
+def _validate_conditions(conditions: Any, path: str) -> list[Cause]:
+    causes = []
+    for i, cond in enumerate(conditions or []):
+        p = f"{path}[{i}]"
+        if not (cond or {}).get("type"):
+            causes.append(required(f"{p}.type"))
+        causes += _enum(f"{p}.status", (cond or {}).get("status"), ("False", "True", "Unknown"), required_=True)
+    return causes
+
+
+def _validate_ips(status: Obj, single: str, plural: str) -> list[Cause]:
+    causes = []
+    if status.get(single) and not _is_ip(str(status[single])):
+        causes.append(invalid(f"status.{single}", status[single], IP_MSG))
+    for i, entry in enumerate(status.get(plural) or []):
+        ip = (entry or {}).get("ip", "")
+        if not _is_ip(str(ip)):
+            causes.append(invalid(f"status.{plural}[{i}].ip", ip, IP_MSG))
+    return causes
+
+
+def _validate_pod_status(obj: Obj, old: Obj | None) -> list[Cause]:
+    status = obj.get("status") or {}
+    causes = _enum("status.phase", status.get("phase"), POD_PHASES)
+    old_phase = (old or {}).get("status", {}).get("phase")
+    if old_phase in ("Succeeded", "Failed") and status.get("phase") != old_phase:
+        causes.append(forbidden("status.phase", f"cannot transition from terminal phase {old_phase} to "
+                                                f"{status.get('phase')}"))
+    causes += _validate_conditions(status.get("conditions"), "status.conditions")
+    causes += _validate_ips(status, "podIP", "podIPs") + _validate_ips(status, "hostIP", "hostIPs")
+    if status.get("nominatedNodeName"):
+        causes += [invalid("status.nominatedNodeName", status["nominatedNodeName"], m)
+                   for m in dns1123_subdomain_errors(status["nominatedNodeName"])]
+    return causes
+
+
+def _replica_counts(status: Obj, fields: tuple[str, ...]) -> list[Cause]:
+    causes = []
+    for field in fields:
+        causes += _non_negative(f"status.{field}", status.get(field))
+    return causes
+
+
+def _not_greater(status: Obj, field: str, other: str, label: str) -> list[Cause]:
+    value, limit = status.get(field) or 0, status.get(other) or 0
+    if isinstance(value, int) and isinstance(limit, int) and value > limit:
+        return [invalid(f"status.{field}", value, f"cannot be greater than {label}")]
+    return []
+
+
+def _validate_deployment_status(obj: Obj, old: Obj | None) -> list[Cause]:
+    status = obj.get("status") or {}
+    causes = _replica_counts(status, ("observedGeneration", "replicas", "updatedReplicas", "readyReplicas",
+                                      "availableReplicas", "unavailableReplicas", "collisionCount"))
+    causes += _not_greater(status, "updatedReplicas", "replicas", "status.replicas")
+    causes += _not_greater(status, "readyReplicas", "replicas", "status.replicas")
+    causes += _not_greater(status, "availableReplicas", "replicas", "status.replicas")
+    causes += _not_greater(status, "availableReplicas", "readyReplicas", "readyReplicas")
+    return causes + _validate_conditions(status.get("conditions"), "status.conditions")
+
+
+def _validate_replicaset_status(obj: Obj, old: Obj | None) -> list[Cause]:
+    status = obj.get("status") or {}
+    causes = _replica_counts(status, ("replicas", "fullyLabeledReplicas", "readyReplicas", "availableReplicas",
+                                      "observedGeneration"))
+    causes += _not_greater(status, "fullyLabeledReplicas", "replicas", "status.replicas")
+    causes += _not_greater(status, "readyReplicas", "replicas", "status.replicas")
+    causes += _not_greater(status, "availableReplicas", "replicas", "status.replicas")
+    causes += _not_greater(status, "availableReplicas", "readyReplicas", "readyReplicas")
+    return causes + _validate_conditions(status.get("conditions"), "status.conditions")
+
+
+def _validate_node_status(obj: Obj, old: Obj | None) -> list[Cause]:
+    status = obj.get("status") or {}
+    causes = _validate_conditions(status.get("conditions"), "status.conditions")
+    for i, addr in enumerate(status.get("addresses") or []):
+        if not (addr or {}).get("type"):
+            causes.append(required(f"status.addresses[{i}].type"))
+    for kind in ("capacity", "allocatable"):
+        for name, value in (status.get(kind) or {}).items():
+            try:
+                parse_quantity(str(value))
+            except QuantityError as err:
+                causes.append(invalid(f"status.{kind}[{name}]", value, str(err)))
+    return causes
+
+
+_STATUS_VALIDATORS = {
+    ("", "Pod"): _validate_pod_status,
+    ("apps", "Deployment"): _validate_deployment_status,
+    ("apps", "ReplicaSet"): _validate_replicaset_status,
+    ("", "Node"): _validate_node_status,
+    ("", "Namespace"): lambda obj, old: _enum("status.phase", (obj.get("status") or {}).get("phase"),
+                                               ("Active", "Terminating")),
+}
+
+
+def validate_status(resource: Resource, obj: Obj, old: Obj | None) -> list[Cause]:
+    """Causes for a `/status` write (metadata immutability plus the kind's status rules)."""
+    if not isinstance(obj, dict):
+        return [invalid("", obj, "must be an object")]
+    causes: list[Cause] = []
+    if old is not None and isinstance(obj.get("metadata"), dict):
+        causes += _validate_meta_update(obj["metadata"], old.get("metadata") or {})
+    validator = _STATUS_VALIDATORS.get((resource.group, resource.kind))
+    if validator is not None:
+        causes += validator(obj, old)
     return causes
 
 

@@ -271,3 +271,41 @@ def test_invalid_status_and_message() -> None:
     message = invalid_message(deploy, "web", two)
     assert message.startswith('Deployment.apps "web" is invalid: [spec.replicas: Invalid value: -1: ')
     assert message.endswith("]")
+
+
+STATUS_CASES = [
+    # (case, plural, status, old status, expected cause or None)
+    ("pod running", "pods", {"phase": "Running", "podIP": "127.244.1.2", "podIPs": [{"ip": "127.244.1.2"}],
+                             "conditions": [{"type": "Ready", "status": "True"}]}, {"phase": "Pending"}, None),
+    ("pod phase", "pods", {"phase": "Sleeping"}, {},
+     ("FieldValueNotSupported", "status.phase",
+      'Unsupported value: "Sleeping": supported values: "Failed", "Pending", "Running", "Succeeded", "Unknown"')),
+    ("pod terminal", "pods", {"phase": "Running"}, {"phase": "Succeeded"},
+     ("FieldValueForbidden", "status.phase", "Forbidden: cannot transition from terminal phase Succeeded to Running")),
+    ("pod ip", "pods", {"podIP": "x"}, {},
+     ("FieldValueInvalid", "status.podIP", 'Invalid value: "x": must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)')),
+    ("condition status", "pods", {"conditions": [{"type": "Ready", "status": "yes"}]}, {},
+     ("FieldValueNotSupported", "status.conditions[0].status",
+      'Unsupported value: "yes": supported values: "False", "True", "Unknown"')),
+    ("deployment ready > replicas", "deployments", {"replicas": 1, "readyReplicas": 2, "availableReplicas": 1}, {},
+     ("FieldValueInvalid", "status.readyReplicas", "Invalid value: 2: cannot be greater than status.replicas")),
+    ("deployment negative", "deployments", {"replicas": -1}, {},
+     ("FieldValueInvalid", "status.replicas", "Invalid value: -1: must be greater than or equal to 0")),
+    ("rs available > ready", "replicasets", {"replicas": 3, "readyReplicas": 1, "availableReplicas": 2}, {},
+     ("FieldValueInvalid", "status.availableReplicas", "Invalid value: 2: cannot be greater than readyReplicas")),
+    ("node capacity", "nodes", {"capacity": {"cpu": "lots"}}, {},
+     ("FieldValueInvalid", "status.capacity[cpu]", "Invalid value: \"lots\": quantities must match the regular "
+      "expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'")),
+    ("node ok", "nodes", {"capacity": {"cpu": "4", "memory": "8Gi", "pods": "110"},
+                          "addresses": [{"type": "InternalIP", "address": "127.0.1.1"}]}, {}, None),
+]
+
+
+@pytest.mark.parametrize("plural,status,old_status,expected", [c[1:] for c in STATUS_CASES],
+                         ids=[c[0] for c in STATUS_CASES])
+def test_status_updates(plural, status, old_status, expected) -> None:
+    res = REGISTRY.lookup(plural)
+    meta = {"name": "x", "namespace": "d"} if res.namespaced else {"name": "x"}
+    causes = [(c.reason, c.field, c.message) for c in
+              res.validate_status({"metadata": meta, "status": status}, {"metadata": meta, "status": old_status})]
+    assert causes == [] if expected is None else expected in causes
