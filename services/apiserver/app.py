@@ -106,6 +106,8 @@ async def _ok(_: web.Request) -> web.Response:
 
 async def _readyz(request: web.Request) -> web.Response:
     store = request.app[STORE]
+    if not request.app[endpoints.API_KEY].store_ok:
+        return web.Response(status=500, text="[-]etcd failed: reason withheld\nreadyz check failed")
     try:
         await asyncio.wait_for(store.backend.current_revision(), 2.0)
     except Exception:  # any failure means not ready
@@ -183,15 +185,39 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     app[endpoints.KUBELET_SESSION] = session
     for cache in caches.values():
         cache.start()
+    monitor = asyncio.create_task(_store_monitor(app, api), name="store-monitor")
     try:
         await _bootstrap(app, api)
         yield
     finally:
+        monitor.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await monitor
         for cache in caches.values():
             await cache.stop()
         await session.close()
         with contextlib.suppress(Exception):
             await app[BACKEND].close()
+
+
+async def _store_monitor(app: web.Application, api: Api, interval: float = 1.0) -> None:
+    """Probe the store; when it stops answering, end every watch cleanly (clients re-watch and
+    get 503 until it is back), as watches over a dead store would otherwise hang silently."""
+    backend = app[BACKEND]
+    while True:
+        try:
+            await asyncio.wait_for(backend.current_revision(), max(interval * 2, 1.0))
+            ok = True
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # any failure: the store is not usable
+            ok = False
+        if ok != api.store_ok:
+            api.store_ok = ok
+            log.warning("apiserver.store_available" if ok else "apiserver.store_unavailable")
+            if not ok:
+                await _end_watches(app)
+        await asyncio.sleep(interval)
 
 
 async def _end_watches(app: web.Application) -> None:

@@ -72,7 +72,8 @@ class Api:
         self.min_request_timeout = min_request_timeout
         self.bookmark_interval = bookmark_interval
         self.namespaces = registry.get("", "v1", "namespaces")
-        self._terminated: dict[str, float] = {}  # namespace -> when this server marked it Terminating
+        self._terminated: dict[str, float] = {}
+        self.store_ok = True  # kept by the app's store monitor  # namespace -> when this server marked it Terminating
 
     # --- reading -------------------------------------------------------------------------
 
@@ -372,6 +373,8 @@ class Api:
     async def watch(self, request: web.Request, info: RequestInfo, *, as_table: bool) -> web.StreamResponse:
         res, query = info.resource, request.query
         match = self.predicate(res, info.namespace, query, name=info.name)
+        if not self.store_ok:
+            raise errors.unavailable("storage is unavailable: watches resume when it is back")
         cache = self.caches[res.plural]
         await cache.wait_ready(self.store.timeout)
         timeout = _float_param(query, "timeoutSeconds", None)
