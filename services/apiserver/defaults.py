@@ -121,8 +121,15 @@ def _default_tolerations(spec: Obj) -> None:
     if not isinstance(tolerations, list):
         return
     for key in ("node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"):
-        if not any(isinstance(t, dict) and t.get("key") == key for t in tolerations):
+        if not any(_tolerates_no_execute(t, key) for t in tolerations if isinstance(t, dict)):
             tolerations.append({"key": key, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300})
+
+
+def _tolerates_no_execute(toleration: Obj, key: str) -> bool:
+    """Whether a toleration already covers the NoExecute taint `key` (then admission adds none)."""
+    if toleration.get("effect") not in (None, "", "NoExecute"):
+        return False
+    return toleration.get("key") == key or (not toleration.get("key") and toleration.get("operator") == "Exists")
 
 
 def _default_template(obj: Obj) -> None:

@@ -116,3 +116,14 @@ def test_prepare_for_create_and_update() -> None:
                                                 "spec": {"replicas": 5}, "status": {"replicas": 2}}, old)
     assert status["spec"] == {"replicas": 1} and status["status"] == {"replicas": 2}
     assert status["metadata"]["generation"] == 3 and status["metadata"]["resourceVersion"] == "7"
+
+
+@pytest.mark.parametrize("tolerations,added", [
+    ([], 2),
+    ([{"operator": "Exists"}], 0),
+    ([{"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 5}], 1),
+    ([{"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoSchedule"}], 2),
+])
+def test_default_toleration_seconds(tolerations, added) -> None:
+    pod = defaulted("pods", {"spec": {"containers": [{"name": "a", "image": "x"}], "tolerations": tolerations}})
+    assert len(pod["spec"]["tolerations"]) == len(tolerations) + added
