@@ -61,7 +61,7 @@ class EventHandlers:
     def on_pod_add(self, pod: dict) -> None:
         if self._countable(pod):
             self._cache_call(self.cache.add_pod, pod)
-        elif self._queueable(pod):
+        elif self._queueable(pod) and not self.cache.is_assumed_pod(pod_key(pod)):
             self.queue.add(pod)
 
     def on_pod_update(self, old: dict, new: dict) -> None:

@@ -139,14 +139,16 @@ class SchedulingQueue:
     # adding and removing pods ------------------------------------------------------------------
 
     def add(self, pod: dict) -> None:
-        """A new pending pod: straight to activeQ."""
+        """A new pending pod: straight to activeQ. A pod already queued keeps its place (and its backoff)."""
         key = pod_key(pod)
-        qpi = self._active.remove(key) or self._backoff.remove(key) or self._unschedulable.pop(key, None)
-        if qpi is None:
-            qpi = self._new_queued(pod)
+        if key in self._active:
+            self.update(None, pod)
+        elif key in self._backoff:
+            self._backoff.get(key).pod_info = PodInfo(pod)
+        elif key in self._unschedulable:
+            self._unschedulable[key].pod_info = PodInfo(pod)
         else:
-            qpi.pod_info = PodInfo(pod)
-        self._push_active(qpi)
+            self._push_active(self._new_queued(pod))
 
     def update(self, old: dict | None, new: dict) -> None:
         key = pod_key(new)

@@ -197,3 +197,10 @@ async def test_run_flushes_the_backoff_queue_periodically():
         assert qpi.attempts == 2
     finally:
         runner.cancel()
+
+
+def test_adding_a_pod_already_backing_off_does_not_cut_its_backoff(queue, clock):
+    queue.add(make_pod("p"))
+    fail(queue, "p", set())
+    queue.add(make_pod("p"))  # e.g. an informer that re-lists
+    assert queue.where("default/p") == BACKOFF

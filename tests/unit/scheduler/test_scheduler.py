@@ -140,7 +140,8 @@ async def test_same_failure_again_does_not_patch_the_condition_twice():
     condition = {**patch["status"]["conditions"][0]}
     pod = cluster.pods["default/big"]
     cluster.pods["default/big"] = {**pod, "status": {"phase": "Pending", "conditions": [condition]}}
-    cluster.scheduler.queue.add(cluster.pods["default/big"])
+    cluster.scheduler.queue._clock = lambda: 10**9  # its backoff is over
+    cluster.scheduler.queue.update(None, cluster.pods["default/big"])
     await cluster.run_until_idle()
     assert len(cluster.client.patches) == 1
     assert [e[2] for e in cluster.recorder.events] == ["FailedScheduling", "FailedScheduling"]

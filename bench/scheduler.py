@@ -1,0 +1,201 @@
+"""Scheduler benchmark: N nodes, M pods created at once, how fast they are bound (like scheduler_perf).
+
+Each case runs a fresh API server and a fresh `python -m services.scheduler` as subprocesses
+(the shapes they run in for real), creates N Node objects directly (no kubelets), waits until the
+scheduler's cache holds them all, then creates M pods as fast as the client can (64 requests in
+flight) while a watch records when each pod's `spec.nodeName` appears.
+
+Reported per case:
+- throughput: M / (last pod seen bound - first create sent), pods/s;
+- latency p50/p99: from sending a pod's create to seeing it bound (queueing included, as a user
+  sees it; pods arrive faster than they are scheduled, so the later ones wait);
+- attempt p50/p99: the scheduler's own time per pod, from its log lines (decision + bind);
+- create rate: how fast the pods were created, the ceiling any scheduler could reach here.
+The store is the test etcd when KUBEMU_TEST_ETCD is set, else the embedded SQLite store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+from bench.common import percentile, print_table, write_results
+
+REPO = Path(__file__).resolve().parents[1]
+FULL_CASES = [(100, 1000), (100, 5000), (1000, 1000), (1000, 5000)]
+QUICK_CASES = [(10, 100), (100, 300)]
+IN_FLIGHT = 64
+TARGET_PODS_PER_SECOND = 500  # at 1,000 nodes
+
+
+def _node(name: str) -> dict:
+    allocatable = {"cpu": "32", "memory": "128Gi", "pods": "110"}
+    return {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name}},
+            "status": {"capacity": dict(allocatable), "allocatable": allocatable,
+                       "conditions": [{"type": "Ready", "status": "True"}]}}
+
+
+def _pod(name: str) -> dict:
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "default"},
+            "spec": {"containers": [{"name": "app", "image": "nginx",
+                                     "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}}}]}}
+
+
+class Cluster:
+    """An API server and a scheduler, as subprocesses, for one case."""
+
+    def __init__(self, tmp: Path) -> None:
+        from tests.conftest import free_port
+        from tests.fixtures.apiserver import make_apiserver_process
+
+        etcd = os.environ.get("KUBEMU_TEST_ETCD")
+        self.store = "etcd" if etcd else "embedded"
+        self.api = make_apiserver_process(tmp / "apiserver", etcd_servers=etcd,
+                                          etcd_prefix=f"/kubemu-bench-{uuid.uuid4().hex[:8]}",
+                                          extra_args=["--log-level", "warning"])
+        self.scheduler_port = free_port()
+        self.scheduler_log = tmp / "scheduler.log"
+        self.scheduler: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.api.start()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("KUBEMU_")}
+        self.scheduler = subprocess.Popen(
+            [sys.executable, "-m", "services.scheduler", "--kubeconfig", str(self.api.handle.kubeconfig),
+             "--leader-elect", "false", "--secure-port", str(self.scheduler_port), "--log-format", "json"],
+            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=self.scheduler_log.open("wb"))
+
+    def stop(self) -> None:
+        if self.scheduler is not None and self.scheduler.poll() is None:
+            self.scheduler.terminate()
+            try:
+                self.scheduler.wait(15)
+            except subprocess.TimeoutExpired:
+                self.scheduler.kill()
+        self.api.stop()
+
+    def metric(self, name: str, labels: str) -> float | None:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.scheduler_port}/metrics", timeout=2) as resp:
+                text = resp.read().decode()
+        except OSError:
+            return None
+        for line in text.splitlines():
+            if line.startswith(f"{name}{{{labels}}} "):
+                return float(line.split()[-1])
+        return None
+
+    def attempt_ms(self) -> list[float]:
+        out = []
+        for line in self.scheduler_log.read_text().splitlines():
+            if '"pod.scheduled"' in line:
+                record = json.loads(line)
+                out.append(record["duration_ms"] + record["bind_ms"])
+        return out
+
+
+async def _create_all(client, resource, objects: list[dict], sent: dict[str, float] | None = None) -> None:
+    semaphore = asyncio.Semaphore(IN_FLIGHT)
+
+    async def one(obj: dict) -> None:
+        async with semaphore:
+            if sent is not None:
+                sent[obj["metadata"]["name"]] = time.perf_counter()
+            await client.create(resource, obj)
+
+    await asyncio.gather(*(one(o) for o in objects))
+
+
+async def _watch_bindings(client, resource_version: str, total: int, bound: dict[str, float],
+                          done: asyncio.Event) -> None:
+    from shared.resources import PODS
+
+    async for event in client.watch(PODS, namespace="default", resource_version=resource_version):
+        obj = event.get("object") or {}
+        name = (obj.get("metadata") or {}).get("name")
+        if event.get("type") in ("ADDED", "MODIFIED") and (obj.get("spec") or {}).get("nodeName") and name not in bound:
+            bound[name] = time.perf_counter()
+            if len(bound) >= total:
+                done.set()
+                return
+
+
+async def _wait_for(check, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if await asyncio.to_thread(check):
+            return
+        await asyncio.sleep(0.2)
+    raise TimeoutError(f"timed out waiting for {what}")
+
+
+async def run_case(nodes: int, pods: int, tmp: Path) -> dict:
+    from shared.client import ApiClient
+    from shared.resources import NODES, PODS
+
+    cluster = Cluster(tmp)
+    cluster.start()
+    handle = cluster.api.handle
+    client = ApiClient(server=handle.url, token=handle.token, ca_file=str(handle.ca_file))
+    try:
+        await _create_all(client, NODES, [_node(f"node-{i:04d}") for i in range(nodes)])
+        await _wait_for(lambda: cluster.metric("scheduler_cache_size", 'type="nodes"') == nodes, 60,
+                        f"the scheduler to see {nodes} nodes")
+        listed = await client.list(PODS, namespace="default")
+        bound: dict[str, float] = {}
+        sent: dict[str, float] = {}
+        done = asyncio.Event()
+        watcher = asyncio.create_task(_watch_bindings(client, listed["metadata"]["resourceVersion"], pods, bound, done))
+        started = time.perf_counter()
+        await _create_all(client, PODS, [_pod(f"pod-{i:05d}") for i in range(pods)], sent)
+        created = time.perf_counter()
+        try:
+            await asyncio.wait_for(done.wait(), timeout=max(120.0, pods / 20))
+        finally:
+            watcher.cancel()
+        finished = max(bound.values())
+        latencies = [(bound[name] - sent[name]) * 1000 for name in bound]
+        attempts = cluster.attempt_ms()
+        return {
+            "nodes": nodes, "pods": pods, "bound": len(bound), "store": cluster.store,
+            "throughput_pods_per_s": round(len(bound) / (finished - started), 1),
+            "create_rate_pods_per_s": round(pods / (created - started), 1),
+            "latency_ms_p50": round(percentile(latencies, 50), 1), "latency_ms_p99": round(percentile(latencies, 99), 1),
+            "attempt_ms_p50": round(percentile(attempts, 50), 2), "attempt_ms_p99": round(percentile(attempts, 99), 2),
+            "seconds": round(finished - started, 2),
+        }
+    finally:
+        await client.close()
+        cluster.stop()
+
+
+def main(quick: bool = False) -> bool:
+    cases = QUICK_CASES if quick else FULL_CASES
+    results = []
+    with tempfile.TemporaryDirectory(prefix="kubemu-bench-scheduler-") as tmp:
+        for i, (nodes, pods) in enumerate(cases):
+            print(f"scheduler: {nodes} nodes, {pods} pods ...", flush=True)
+            results.append(asyncio.run(run_case(nodes, pods, Path(tmp) / f"case-{i}")))
+    print_table("scheduler: M pods created at once onto N nodes",
+                ["nodes", "pods", "pods/s", "create/s", "p50 ms", "p99 ms", "attempt p50 ms", "attempt p99 ms"],
+                [[r["nodes"], r["pods"], r["throughput_pods_per_s"], r["create_rate_pods_per_s"], r["latency_ms_p50"],
+                  r["latency_ms_p99"], r["attempt_ms_p50"], r["attempt_ms_p99"]] for r in results])
+    at_1000 = [r["throughput_pods_per_s"] for r in results if r["nodes"] == 1000]
+    if at_1000:
+        verdict = "meets" if min(at_1000) >= TARGET_PODS_PER_SECOND else "misses"
+        print(f"\nat 1,000 nodes: {min(at_1000)} pods/s ({verdict} the {TARGET_PODS_PER_SECOND} pods/s target)")
+    write_results("scheduler", {"quick": quick, "target_pods_per_s_at_1000_nodes": TARGET_PODS_PER_SECOND,
+                                "cases": results})
+    return all(r["bound"] == r["pods"] for r in results)
+
+
+if __name__ == "__main__":
+    sys.exit(0 if main(quick="--quick" in sys.argv) else 1)
