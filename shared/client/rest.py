@@ -193,7 +193,10 @@ class ApiClient:
                          fieldSelector=field_selector, timeoutSeconds=timeout_seconds,
                          allowWatchBookmarks="true" if allow_bookmarks else None)
         url = self.server + ref.path(namespace or None)
-        timeout = aiohttp.ClientTimeout(total=None, sock_connect=self.request_timeout, sock_read=None)
+        # The server ends the watch after timeoutSeconds; the client gives up a while later, so a
+        # connection that died silently cannot hang a reflector forever.
+        total = None if timeout_seconds is None else timeout_seconds + max(30.0, timeout_seconds * 0.1)
+        timeout = aiohttp.ClientTimeout(total=total, sock_connect=self.request_timeout, sock_read=None)
         answer = await self._send_with_retries("GET", url, params, None, None, timeout, stream=True)
         async with answer.response:
             async for event in _events(answer.response):
