@@ -155,7 +155,7 @@ def _operation(doc: Any, op: Mapping[str, Any]) -> Any:
         return _move_or_copy(doc, kind, op.get("from"), path)
     if kind == "test":
         if _get(doc, path) != op["value"]:
-            raise PatchError(f"testing value {path} failed: value mismatch")
+            raise PatchError(f"testing value {path} failed: test failed")  # evanphx/json-patch wording
         return doc
     raise PatchError(f"unexpected kind of JSON patch operation: {kind!r}", 400)
 
