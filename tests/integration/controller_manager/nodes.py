@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 from datetime import UTC, datetime
 
-from shared.client import ApiError, NotFound
+from shared.client import ApiError, Conflict, NotFound
 from shared.resources import LEASES, NODES, PODS
 
 SCHEDULING_TAINTS = {"NoSchedule", "NoExecute"}
@@ -49,14 +49,24 @@ class FakeNodes:
         self._tasks = [asyncio.create_task(self._leases()), asyncio.create_task(self._pods())]
 
     async def _post_ready(self, name: str) -> None:
-        node = await self.client.get(NODES, name)
-        node["status"]["conditions"] = [{"type": "Ready", "status": "True", "reason": "KubeletReady",
-                                         "message": "kubelet is posting ready status",
-                                         "lastHeartbeatTime": _now(), "lastTransitionTime": _now()}]
-        await self.client.update(NODES, node, subresource="status")
+        for _ in range(10):  # others (IPAM, node lifecycle) write the node too
+            node = await self.client.get(NODES, name)
+            node["status"]["conditions"] = [{"type": "Ready", "status": "True", "reason": "KubeletReady",
+                                             "message": "kubelet is posting ready status",
+                                             "lastHeartbeatTime": _now(), "lastTransitionTime": _now()}]
+            try:
+                await self.client.update(NODES, node, subresource="status")
+                return
+            except Conflict:
+                continue
 
     async def stop(self, name: str) -> None:
         self.alive.discard(name)
+
+    async def restart(self, name: str) -> None:
+        await self._renew(name)
+        await self._post_ready(name)
+        self.alive.add(name)
 
     async def close(self) -> None:
         for task in self._tasks:
