@@ -100,7 +100,7 @@ def components(s: Settings) -> list[list[Component]]:
             "etcd", "--name", "kubemu", "--data-dir", str(s.state_dir / "etcd"),
             "--listen-client-urls", client, "--advertise-client-urls", client,
             "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
-            "--initial-cluster", f"kubemu={peer}", "--log-outputs", "stderr",
+            "--initial-cluster", f"kubemu={peer}", "--logger", "zap", "--log-outputs", "stderr",
         ], f"{client}/health")])
     stages.append([Component("apiserver", [
         *py, "services.apiserver", *store, *common,
@@ -115,7 +115,7 @@ def components(s: Settings) -> list[list[Component]]:
             *py, "services.scheduler", *common, "--kubeconfig", str(s.kubeconfig("scheduler")),
         ], "http://127.0.0.1:10259/healthz"),
     ])
-    stages.append([
+    stages.append([  # an empty stage when KUBEMU_NODES=0: a control plane only
         Component(f"kubelet-{node}", [
             *py, "services.kubelet", *common, "--kubeconfig", str(s.kubeconfig(node)),
             "--node-name", node, "--node-ip", f"127.0.1.{i}", "--root-dir", str(s.state_dir / "kubelet" / node),
@@ -156,7 +156,7 @@ class Cluster:
         if not s.use_etcd:
             self.console.say("no etcd binary on PATH: using the API server's embedded store (SQLite)")
         for stage in self.stages:
-            if stage[0].name == "controller-manager":
+            if any(c.name == "controller-manager" for c in stage):
                 write_kubeconfigs(s, tokens)
             await asyncio.gather(*(self._start(c) for c in stage))
             await asyncio.gather(*(self._wait_healthy(c) for c in stage))

@@ -12,7 +12,7 @@ import sys
 import orjson
 
 COLOURS = [36, 33, 32, 35, 34, 96, 93, 92, 95, 94]
-_HIDDEN = {"event", "timestamp", "level", "component"}
+_HIDDEN = {"event", "timestamp", "level", "component", "msg", "ts", "caller"}
 
 
 class Console:
@@ -40,11 +40,14 @@ def render(raw: str) -> str:
         entry = orjson.loads(raw)
     except orjson.JSONDecodeError:
         return raw
-    if not isinstance(entry, dict) or "event" not in entry:
+    if not isinstance(entry, dict):
         return raw
-    when = str(entry.get("timestamp", ""))[11:19]
-    fields = " ".join(f"{k}={_short(v)}" for k, v in entry.items() if k not in _HIDDEN)
-    return f"{when} {entry.get('level', ''):<7} {entry['event']} {fields}".rstrip()
+    event = entry.get("event", entry.get("msg"))  # structlog's `event`, or etcd's (zap) `msg`
+    if event is None:
+        return raw
+    when = str(entry.get("timestamp", entry.get("ts", "")))[11:19]
+    fields = " ".join(f"{k}={_short(v)}" for k, v in entry.items() if k not in _HIDDEN and v not in (None, ""))
+    return f"{when} {entry.get('level', ''):<7} {event} {fields}".rstrip()
 
 
 def _short(value: object) -> str:
