@@ -11,8 +11,9 @@ Guarantees:
   pod templates inside deployments/replicasets the same way, deployments (replicas 1,
   RollingUpdate 25%/25%, revisionHistoryLimit 10, progressDeadlineSeconds 600), replicasets
   (replicas 1), services (type ClusterIP, sessionAffinity None, port protocol TCP,
-  targetPort = port, internalTrafficPolicy Cluster, ipFamilyPolicy SingleStack, ipFamilies IPv4),
-  namespaces (spec.finalizers ["kubernetes"], status.phase Active), nodes (status.phase dropped),
+  targetPort = port, internalTrafficPolicy Cluster, ipFamilyPolicy SingleStack, ipFamilies IPv4,
+  ClientIP affinity timeout 10800 s), hostNetwork pods (hostPort = containerPort),
+  namespaces (spec.finalizers ["kubernetes"], status.phase Active), nodes (allocatable = capacity),
   secrets (type Opaque; stringData merged into data), endpoint ports (protocol TCP).
 - `prepare_for_create` / `prepare_for_update` / `prepare_for_status_update` do what the registry
   strategies do: status reset on create (pods start Pending with a qosClass), generation set to 1
@@ -74,6 +75,13 @@ def _default_container(container: Any) -> None:
     _default_requests_from_limits(container)
 
 
+def _default_host_ports(container: Any) -> None:
+    """With hostNetwork a container port is a host port: hostPort defaults to containerPort."""
+    for port in (container or {}).get("ports") or []:
+        if isinstance(port, dict) and not port.get("hostPort"):
+            port["hostPort"] = port.get("containerPort")
+
+
 def _default_requests_from_limits(container: Obj) -> None:
     """SetDefaults_ResourceList / defaultRequests: requests default to limits when only limits are set."""
     resources = container.get("resources")
@@ -98,6 +106,8 @@ def default_pod_spec(spec: Any) -> None:
     for key in ("containers", "initContainers"):
         for container in spec.get(key) or []:
             _default_container(container)
+            if spec.get("hostNetwork"):
+                _default_host_ports(container)
     for toleration in spec.get("tolerations") or []:
         if isinstance(toleration, dict) and toleration.get("operator") is None:
             toleration["operator"] = "Equal"
@@ -180,6 +190,14 @@ def _default_service(obj: Obj) -> None:
         _setdefault(spec, "ipFamilies", ["IPv4"])
     if spec["type"] in ("NodePort", "LoadBalancer"):
         _setdefault(spec, "externalTrafficPolicy", "Cluster")
+    if spec["type"] == "LoadBalancer":
+        _setdefault(spec, "allocateLoadBalancerNodePorts", True)
+    if spec["sessionAffinity"] == "ClientIP":
+        config = spec.setdefault("sessionAffinityConfig", {})
+        if isinstance(config, dict):
+            client_ip = config.setdefault("clientIP", {})
+            if isinstance(client_ip, dict):
+                _setdefault(client_ip, "timeoutSeconds", 10800)
 
 
 def _default_namespace(obj: Obj) -> None:
@@ -216,7 +234,15 @@ def _default_endpointslice(obj: Obj) -> None:
             _setdefault(port, "name", "")
 
 
+def _default_node(obj: Obj) -> None:
+    """SetDefaults_NodeStatus: allocatable defaults to capacity."""
+    status = obj.get("status")
+    if isinstance(status, dict) and isinstance(status.get("capacity"), dict) and not status.get("allocatable"):
+        status["allocatable"] = dict(status["capacity"])
+
+
 _DEFAULTERS = {
+    ("", "Node"): _default_node,
     ("", "Pod"): _default_pod,
     ("apps", "Deployment"): _default_deployment,
     ("apps", "ReplicaSet"): _default_replicaset,

@@ -127,3 +127,14 @@ def test_prepare_for_create_and_update() -> None:
 def test_default_toleration_seconds(tolerations, added) -> None:
     pod = defaulted("pods", {"spec": {"containers": [{"name": "a", "image": "x"}], "tolerations": tolerations}})
     assert len(pod["spec"]["tolerations"]) == len(tolerations) + added
+
+
+def test_small_defaults() -> None:
+    node = defaulted("nodes", {"metadata": {"name": "n"}, "status": {"capacity": {"cpu": "4", "pods": "110"}}})
+    assert node["status"]["allocatable"] == {"cpu": "4", "pods": "110"}
+    svc = defaulted("services", {"spec": {"type": "LoadBalancer", "sessionAffinity": "ClientIP", "ports": [{"port": 1}]}})
+    assert svc["spec"]["sessionAffinityConfig"] == {"clientIP": {"timeoutSeconds": 10800}}
+    assert svc["spec"]["allocateLoadBalancerNodePorts"] is True
+    pod = defaulted("pods", {"spec": {"hostNetwork": True, "containers": [{"name": "a", "image": "x",
+                                                                          "ports": [{"containerPort": 8080}]}]}})
+    assert pod["spec"]["containers"][0]["ports"][0]["hostPort"] == 8080
