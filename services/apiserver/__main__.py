@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import os
 from pathlib import Path
 
 from services.apiserver import tls
@@ -59,9 +61,20 @@ def config_from_args(args: argparse.Namespace) -> ApiServerConfig:
     )
 
 
+def _use_uvloop() -> None:
+    """uvloop when installed: the API server is CPU-bound on TLS and event-loop work."""
+    try:
+        import uvloop
+    except ImportError:
+        return
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     setup_logging("apiserver", args)
+    if os.environ.get("KUBEMU_NO_UVLOOP") != "1":
+        _use_uvloop()
     config = config_from_args(args)
     ssl_context = tls.ssl_context_for(config) if config.tls else None
     run_service(create_app(config), host=config.bind_address, port=config.port, ssl_context=ssl_context,

@@ -453,7 +453,11 @@ class _WatchStream:
                 return
             wait = min(deadline, next_bookmark, now + 5.0) - now
             try:
-                item = await asyncio.wait_for(queue.get(), max(wait, 0.001))
+                if queue.empty():  # asyncio.timeout, unlike wait_for, starts no task per event
+                    async with asyncio.timeout(max(wait, 0.001)):
+                        item = await queue.get()
+                else:
+                    item = queue.get_nowait()
             except TimeoutError:
                 if self._client_gone():
                     return

@@ -16,11 +16,17 @@ class ApiMetrics:
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 1.0, 1.5, 2, 3, 5, 10, 30, 60))
         self.watchers = prom.Gauge("apiserver_registered_watchers", "Watchers registered, by resource.",
                                    ["resource"], registry=self.registry)
+        self._children: dict[tuple[str, str, int], tuple] = {}
 
     def observe(self, verb: str, resource: str, code: int, seconds: float) -> None:
-        self.requests.labels(verb, resource, str(code)).inc()
+        key = (verb, resource, code)
+        children = self._children.get(key)
+        if children is None:  # labels() is slow: keep each label set's children
+            children = (self.requests.labels(verb, resource, str(code)), self.duration.labels(verb, resource))
+            self._children[key] = children
+        children[0].inc()
         if verb != "WATCH":
-            self.duration.labels(verb, resource).observe(seconds)
+            children[1].observe(seconds)
 
     def set_watchers(self, resource: str, count: int) -> None:
         self.watchers.labels(resource).set(count)
