@@ -15,6 +15,8 @@ Guarantees:
 - `run()` returns once leadership is lost (as client-go's `Run`: the caller usually exits). If
   `run()` is cancelled while leading, `on_stopped_leading` is called, and with
   `release_on_cancel` the lease is released so a successor need not wait out the lease.
+- `leader_election_master_status{name}` (prometheus-client default registry) is 1 while leading.
+- `default_identity()` is what Kubernetes components use: `<hostname>_<uuid>`.
 - Logs `leaderelection.acquired`, `leaderelection.lost`, `leaderelection.released` and
   `leaderelection.new_leader`, each with `identity` and the lease `key`.
 """
@@ -25,11 +27,15 @@ import asyncio
 import contextlib
 import inspect
 import random
+import socket
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
+
+from prometheus_client import Gauge
 
 from shared.client import AlreadyExists, ApiClient, ApiError, NotFound
 from shared.logging import get_logger
@@ -39,6 +45,17 @@ log = get_logger()
 
 MICROTIME = "%Y-%m-%dT%H:%M:%S.%fZ"
 JITTER_FACTOR = 1.2
+
+MASTER_STATUS = Gauge(
+    "leader_election_master_status",
+    "Gauge of if the reporting system is master of the relevant lease, 0 indicates backup, 1 indicates master. "
+    "'name' is the string used to identify the lease. Please make sure to group by name.",
+    ["name"],
+)
+
+
+def default_identity() -> str:
+    return f"{socket.gethostname()}_{uuid.uuid4()}"
 
 
 def now_microtime() -> str:
@@ -111,6 +128,7 @@ class LeaderElector:
 
     def _start_leading(self) -> None:
         self._is_leader = True
+        MASTER_STATUS.labels(self.config.lease_name).set(1)
         self._last_renew = time.monotonic()
         log.info("leaderelection.acquired", identity=self.config.identity, key=self.key)
         if self.on_started_leading is not None:
@@ -137,6 +155,7 @@ class LeaderElector:
     async def _finish(self, *, release: bool) -> None:
         was_leader = self._is_leader
         self._is_leader = False
+        MASTER_STATUS.labels(self.config.lease_name).set(0)
         if self._leader_task is not None:
             self._leader_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -12,7 +12,10 @@ Guarantees:
 - A handler added after the informer has synced first gets `on_add` for every cached object.
 - With a resync period, every handler gets `on_update(obj, obj)` for every cached object each
   period (as client-go's resync), to re-drive level-based controllers.
-- `has_synced()` is True once the first list is in the cache and queued to handlers.
+- `has_synced()` is True once the first list is in the cache. `wait_for_sync()` (and the
+  factory's `wait_for_cache_sync()`) also waits until every handler registered so far has handled
+  that first list, so workers started afterwards find the keys already queued (client-go's
+  handler-registration HasSynced).
 - `SharedInformerFactory.informer(...)` gives the same informer for the same (resource, namespace,
   label selector, field selector), so all controllers of a process share one watch. Informers made
   after `start()` start at once.
@@ -43,7 +46,7 @@ Handler = Callable[..., Any]
 
 @dataclass(frozen=True, slots=True)
 class _Note:
-    kind: str  # "add" | "update" | "delete"
+    kind: str  # "add" | "update" | "delete" | "synced" (the end of the first list, for this handler)
     args: tuple[Any, ...]
 
 
@@ -56,9 +59,14 @@ class HandlerRegistration:
         self._fns = {"add": on_add, "update": on_update, "delete": on_delete}
         self._queue: asyncio.Queue[_Note] = asyncio.Queue()
         self._task: asyncio.Task | None = None
+        self.synced = asyncio.Event()
+
+    def has_synced(self) -> bool:
+        """True once this handler has handled the informer's first list."""
+        return self.synced.is_set()
 
     def notify(self, note: _Note) -> None:
-        if self._fns[note.kind] is not None:
+        if note.kind == "synced" or self._fns[note.kind] is not None:
             self._queue.put_nowait(note)
 
     def start(self) -> None:
@@ -78,6 +86,10 @@ class HandlerRegistration:
     async def _run(self) -> None:
         while True:
             note = await self._queue.get()
+            if note.kind == "synced":
+                self.synced.set()
+                self._queue.task_done()
+                continue
             try:
                 result = self._fns[note.kind](*note.args)
                 if inspect.isawaitable(result):
@@ -131,6 +143,7 @@ class SharedIndexInformer:
         if self.has_synced():
             for obj in self.store.items():
                 reg.notify(_Note("add", (obj,)))
+            reg.notify(_Note("synced", ()))
         if self._tasks:
             reg.start()
         return reg
@@ -148,7 +161,10 @@ class SharedIndexInformer:
         return self._synced.is_set()
 
     async def wait_for_sync(self) -> None:
+        """Wait for the first list, and for the handlers registered so far to have handled it."""
         await self._synced.wait()
+        for reg in list(self._handlers):
+            await reg.synced.wait()
 
     async def wait_for_handlers(self) -> None:
         """Wait until every handler has handled every change queued so far (tests, shutdown)."""
@@ -195,7 +211,9 @@ class SharedIndexInformer:
                 self._distribute(_Note("update", (before, obj)))
         for key, gone in old.items():
             self._distribute(_Note("delete", (DeletedFinalStateUnknown(key, gone),)))
-        self._synced.set()
+        if not self._synced.is_set():
+            self._distribute(_Note("synced", ()))
+            self._synced.set()
 
     def upsert(self, obj: Obj) -> None:
         old = self.store.upsert(obj)

@@ -300,3 +300,21 @@ async def test_stop_ends_every_task(fake_api, fake_client) -> None:
     assert not inf.started
     names = {t.get_name() for t in asyncio.all_tasks()}
     assert not any(n.startswith(("reflector-", "informer-handler-")) for n in names)
+
+
+async def test_cache_sync_means_handlers_have_the_first_list(fake_api, factory) -> None:
+    api, _ = fake_api
+    for name in "abc":
+        api.put(PODS_NS, pod(name))
+    rec = Recorder()
+    inf = factory.informer(PODS)
+    reg = inf.add_event_handler(**rec.handlers())
+    assert not reg.has_synced()
+    factory.start()
+    assert await factory.wait_for_cache_sync(timeout=5)
+    assert sorted(rec.events) == [("add", "a"), ("add", "b"), ("add", "c")]  # no extra waiting needed
+    assert reg.has_synced()
+    late = Recorder()
+    late_reg = inf.add_event_handler(**late.handlers())
+    await asyncio.wait_for(inf.wait_for_sync(), 5)
+    assert late_reg.has_synced() and len(late.events) == 3
