@@ -478,14 +478,17 @@ def _remove_unapplied(obj: Obj, old: dict, new: dict, typ: str) -> None:
         if path == "." or not path.startswith("f:"):
             continue
         key = path[2:]
-        if path not in new:
+        value, meta = obj.get(key), _meta(typ, key)
+        owned_children = any(c != "." for c in children)
+        if path not in new and not owned_children:
             obj.pop(key, None)
             continue
-        value, meta = obj.get(key), _meta(typ, key)
-        if isinstance(value, dict) and children:
-            _remove_unapplied(value, children, new[path], meta.type)
-        elif isinstance(value, list) and children:
-            obj[key] = _remove_unapplied_items(value, children, new[path], meta)
+        if isinstance(value, dict) and owned_children:
+            _remove_unapplied(value, children, new.get(path, {}), meta.type)
+        elif isinstance(value, list) and owned_children:
+            obj[key] = _remove_unapplied_items(value, children, new.get(path, {}), meta)
+        if path not in new and not obj.get(key):
+            obj.pop(key, None)  # the manager no longer applies it and nobody else set anything in it
 
 
 def _remove_unapplied_items(items: list, old: dict, new: dict, meta: FieldMeta) -> list:
@@ -498,7 +501,7 @@ def _remove_unapplied_items(items: list, old: dict, new: dict, meta: FieldMeta) 
         if path in old and path not in new:
             continue
         if path in old and isinstance(item, dict):
-            _remove_unapplied(item, old[path], new[path], meta.type)
+            _remove_unapplied(item, old[path], new.get(path, {}), meta.type)
         keep.append(item)
     return keep
 

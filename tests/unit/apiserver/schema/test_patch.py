@@ -222,3 +222,15 @@ def test_apply_removes_container_no_longer_applied() -> None:
     assert [x["name"] for x in out["spec"]["template"]["spec"]["containers"]] == ["a"]
     fields = fields_v1(applied, "Deployment")
     assert 'k:{"name":"a"}' in fields["f:spec"]["f:template"]["f:spec"]["f:containers"]
+
+
+def test_apply_removes_only_the_managers_fields() -> None:
+    applied = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "labels": {"mine": "1"}},
+               "data": {"x": "1"}}
+    live = apply_patch(None, applied, "ConfigMap", manager="m", api_version="v1", now="T")
+    live["metadata"]["labels"]["theirs"] = "2"
+    out = apply_patch(live, {**applied, "metadata": {"name": "c"}}, "ConfigMap", manager="m", api_version="v1", now="T")
+    assert out["metadata"]["labels"] == {"theirs": "2"}
+    out = apply_patch(out, {**applied, "metadata": {"name": "c"}, "data": {}}, "ConfigMap", manager="m",
+                      api_version="v1", now="T")
+    assert "data" not in out or out["data"] == {}
