@@ -57,6 +57,12 @@ _UNREACHABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED}
 _RESUMABLE = _UNREACHABLE | {grpc.StatusCode.CANCELLED, grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL}
 
 
+def prefix_range(prefix: str) -> tuple[bytes, bytes]:
+    """etcd's (key, range_end) for every key starting with `prefix` (the empty prefix: all keys)."""
+    raw = prefix.encode()
+    return raw or b"\0", prefix_end(raw)
+
+
 def prefix_end(prefix: bytes) -> bytes:
     """etcd's range end for "every key starting with `prefix`" (b"\\0": to the end of the keyspace)."""
     end = bytearray(prefix)
@@ -99,16 +105,17 @@ class EtcdBackend:
     async def list(
         self, prefix: str, *, limit: int = 0, continue_key: str | None = None, revision: int = 0
     ) -> ListResult:
-        start = max(prefix, continue_key) if continue_key else prefix
-        req = rpc.RangeRequest(key=start.encode(), range_end=prefix_end(prefix.encode()), limit=limit,
-                               revision=revision)
+        key, end = prefix_range(prefix)
+        if continue_key and continue_key > prefix:
+            key = continue_key.encode()
+        req = rpc.RangeRequest(key=key, range_end=end, limit=limit, revision=revision)
         resp = await self._range(req, revision)
         # etcd's header says the current revision; the page was read at `revision` when one was given.
         return ListResult([_kv(kv) for kv in resp.kvs], revision or resp.header.revision, resp.more)
 
     async def count(self, prefix: str) -> int:
-        raw = prefix.encode()
-        resp = await self._range(rpc.RangeRequest(key=raw, range_end=prefix_end(raw), count_only=True))
+        key, end = prefix_range(prefix)
+        resp = await self._range(rpc.RangeRequest(key=key, range_end=end, count_only=True))
         return resp.count
 
     async def current_revision(self) -> int:
@@ -178,8 +185,7 @@ class EtcdBackend:
     # ---- watch -------------------------------------------------------------------------------
 
     async def watch(self, prefix: str, start_revision: int) -> AsyncIterator[WatchEvent]:
-        raw = prefix.encode()
-        end = prefix_end(raw)
+        raw, end = prefix_range(prefix)
         next_rev = start_revision
         failing_since: float | None = None
         while True:
