@@ -12,6 +12,8 @@ import asyncio
 import contextlib
 from typing import Any
 
+from shared.events import EventRecorder
+from shared.informer import SharedInformerFactory
 from shared.logging import get_logger
 
 from services.controller_manager import controllers as registry
@@ -37,16 +39,12 @@ class ControllerManager:
         if self._recorder_factory is not None:
             recorder = self._recorder_factory(component)
         else:
-            from shared.events import EventRecorder
-
             recorder = EventRecorder(self.client, component=component, host=None)
         self._recorders.append(recorder)
         return recorder
 
     def build(self) -> None:
         if self._factory is None:
-            from shared.informer import SharedInformerFactory
-
             self._factory = SharedInformerFactory(self.client, resync_period=0)
         ctx = ControllerContext(client=self.client, informers=self._factory,
                                 recorder_factory=self._make_recorder, options=self.config)

@@ -15,19 +15,6 @@ from services.controller_manager.manager import ControllerManager
 from tests.integration.controller_manager.nodes import FakeNodes
 
 
-class ListRecorder:
-    """Records events in memory (used when shared.events is not available)."""
-
-    def __init__(self, component: str, events: list) -> None:
-        self.component, self.events = component, events
-
-    def event(self, obj: dict, type_: str, reason: str, message: str) -> None:
-        self.events.append((obj.get("metadata", {}).get("name"), type_, reason, message))
-
-    async def close(self) -> None:
-        pass
-
-
 def fast_config(**overrides: Any) -> ControllerManagerConfig:
     base = dict(leader_elect=False, node_monitor_period=0.3, node_monitor_grace_period=2.0,
                 node_startup_grace_period=5.0)
@@ -39,16 +26,9 @@ def fast_config(**overrides: Any) -> ControllerManagerConfig:
 async def controller_manager(api_client) -> AsyncIterator[Callable[..., Awaitable[ControllerManager]]]:
     """`await controller_manager(**config)`: a running ControllerManager; stopped at the end."""
     started: list[tuple[ControllerManager, asyncio.Task]] = []
-    events: list = []
 
     async def start(**overrides: Any) -> ControllerManager:
-        recorder_factory = None
-        try:
-            from shared.events import EventRecorder  # noqa: F401
-        except ImportError:
-            recorder_factory = lambda component: ListRecorder(component, events)  # noqa: E731
-        manager = ControllerManager(fast_config(**overrides), api_client, recorder_factory=recorder_factory)
-        manager.events = events
+        manager = ControllerManager(fast_config(**overrides), api_client)
         task = asyncio.create_task(manager.run())
         started.append((manager, task))
         return manager

@@ -1,0 +1,101 @@
+"""The service itself: flags, health/metrics server, leader election on the kube-controller-manager Lease."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+import urllib.request
+
+import aiohttp
+from aiohttp import web
+
+from shared.resources import DEPLOYMENTS, EVENTS, LEASES
+
+from services.controller_manager.__main__ import config_from_args, parse_args
+from services.controller_manager.app import create_app
+from tests.conftest import free_port
+from tests.fixtures.apiserver import REPO
+from tests.integration.controller_manager.conftest import eventually
+from tests.integration.controller_manager.test_deployment_rollout import deployment
+
+
+def test_flags_reach_the_config():
+    args = parse_args(["--controllers", "*,-nodelifecycle", "--node-monitor-grace-period", "7",
+                       "--cluster-cidr", "10.0.0.0/16", "--node-cidr-mask-size", "20", "--leader-elect", "false",
+                       "--concurrent-deployment-syncs", "2", "--apiserver", "https://127.0.0.1:1"])
+    config = config_from_args(args)
+    assert config.controllers == "*,-nodelifecycle"
+    assert config.node_monitor_grace_period == 7.0
+    assert (config.cluster_cidr, config.node_cidr_mask_size) == ("10.0.0.0/16", 20)
+    assert config.leader_elect is False and config.concurrent_deployment_syncs == 2
+    assert parse_args([]).port == 10257
+
+
+async def test_app_leads_serves_health_and_metrics_and_records_events(apiserver, api_client):
+    from shared.client import ApiClient
+
+    config = config_from_args(parse_args(["--leader-elect-lease-duration", "4", "--leader-elect-renew-deadline", "3",
+                                          "--leader-elect-retry-period", "0.5", "--controllers",
+                                          "deployment,replicaset"]))
+    client = ApiClient(server=apiserver.url, token=apiserver.token, ca_file=str(apiserver.ca_file))
+    app = create_app(config, client=client)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        lease = await eventually(lambda: _lease(api_client), what="the kube-controller-manager Lease")
+        assert lease["spec"]["holderIdentity"]
+        await api_client.create(DEPLOYMENTS, deployment("evt", 2))
+
+        async def scaled_event():
+            items = (await api_client.list(EVENTS, namespace="default"))["items"]
+            return [e for e in items if e["reason"] == "ScalingReplicaSet"
+                    and e["involvedObject"]["name"] == "evt"]
+
+        [event] = await eventually(scaled_event, what="a ScalingReplicaSet event")
+        assert event["message"].startswith("Scaled up replica set evt-") and event["message"].endswith("from 0 to 2")
+        assert event["source"]["component"] == "deployment-controller"
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"http://127.0.0.1:{port}/healthz") as resp:
+                assert resp.status == 200
+            async with session.get(f"http://127.0.0.1:{port}/metrics") as resp:
+                text = await resp.text()
+        assert 'controller_sync_duration_seconds_count{controller="deployment"}' in text
+        assert 'workqueue_depth{name="replicaset"}' in text
+        assert 'leader_election_master_status{name="kube-controller-manager"} 1.0' in text
+    finally:
+        await runner.cleanup()
+
+
+async def _lease(client):
+    try:
+        lease = await client.get(LEASES, "kube-controller-manager", namespace="kube-system")
+    except Exception:
+        return None
+    return lease if lease["spec"].get("holderIdentity") else None
+
+
+def test_python_m_starts_and_stops(apiserver):
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "services.controller_manager", "--kubeconfig",
+                             str(apiserver.kubeconfig), "--port", str(port), "--log-format", "json",
+                             "--leader-elect", "false"],
+                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as resp:
+                    assert resp.status == 200
+                    break
+            except OSError:
+                assert proc.poll() is None, proc.stdout.read().decode()[-3000:]
+                assert time.monotonic() < deadline, "no /healthz in 20 s"
+                time.sleep(0.1)
+    finally:
+        proc.terminate()
+        out = proc.communicate(timeout=20)[0].decode()
+    assert proc.returncode == 0, out[-3000:]
+    assert '"event": "controllers.started"' in out or '"event":"controllers.started"' in out
