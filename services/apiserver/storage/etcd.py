@@ -95,6 +95,7 @@ class EtcdBackend:
         self._watch_stub: rpc.WatchStub | None = None
         # key -> (mod_revision, create_revision) of versions seen lately (bounded; oldest dropped).
         self._created: dict[str, tuple[int, int]] = {}
+        self._closed = False
 
     # ---- reads -------------------------------------------------------------------------------
 
@@ -211,9 +212,16 @@ class EtcdBackend:
                     raise StorageError(f"etcd watch: {exc.code().name}: {exc.details()}") from exc
             except (Unavailable, TimeoutError):
                 pass
+            except asyncio.CancelledError:
+                # gRPC cancels the calls of a channel being closed; our own task's cancellation stays one.
+                if self._closed and not asyncio.current_task().cancelling():
+                    return
+                raise
             finally:
                 if call is not None:
                     call.cancel()
+            if self._closed:
+                return  # closed under us: the watch just ends
             # The stream ended or etcd went away: resume from next_rev after a short pause.
             failing_since = failing_since or time.monotonic()
             if time.monotonic() - failing_since > self._reconnect_timeout:
@@ -263,10 +271,13 @@ class EtcdBackend:
         return event
 
     async def close(self) -> None:
+        self._closed = True  # before the channel closes: watches that see it close then end
         await self.client.close()
         self._kv = self._watch_stub = None
 
     async def _stub(self) -> rpc.KVStub:
+        if self._closed:
+            raise Unavailable("the etcd backend is closed")
         if self._kv is None:
             await self.client.connect()
             self._kv = self.client.kvstub

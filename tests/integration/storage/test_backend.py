@@ -360,16 +360,16 @@ async def test_embedded_store_that_cannot_be_opened_is_unavailable(tmp_path) -> 
         SqliteBackend(blocker / "db")
 
 
-async def test_closing_the_embedded_store_ends_its_watches(tmp_path) -> None:
-    db = SqliteBackend(tmp_path / "db")
-    watch = db.watch("/registry/", 0)
+async def test_closing_the_backend_ends_its_watches(store: Store) -> None:
+    db = store.open_another()
+    watch = db.watch(store.key(""), 0)
     pending = asyncio.ensure_future(anext(watch))
-    await asyncio.sleep(0.1)
+    await asyncio.sleep(0.2)
     await db.close()
     with pytest.raises(StopAsyncIteration):
         await asyncio.wait_for(pending, 5)
     with pytest.raises(Unavailable):
-        await db.get("/registry/x")
+        await db.get(store.key("x"))
 
 
 async def test_empty_prefix_is_every_key(private_store: Store) -> None:
