@@ -13,7 +13,8 @@ A graph builder keeps, from informers on every kind kubemu serves, which object 
   finalizer) has the ownerReferences to it removed from its dependents, then the finalizer.
 
 Guarantees: an owner is only considered absent after a live read from the API server says
-NotFound (or another uid), so a cache that lags never gets anything deleted; deletes carry a uid
+NotFound (or another uid), so a cache that lags never gets anything deleted (an owner present
+and alive in the caches is taken as present without asking); deletes carry a uid
 precondition; kinds kubemu does not serve are never treated as absent owners.
 """
 
@@ -204,6 +205,9 @@ class GarbageCollector(Controller):
         namespace = node.namespace if resource.namespaced else None
         if resource.namespaced and not node.namespace:
             return "solid"  # a cluster-scoped object cannot have a namespaced owner; leave it alone
+        known = self.nodes.get(ref.get("uid", ""))
+        if known is not None and known.ref == resource and not known.being_deleted:
+            return "solid"  # in our caches and alive: no need to ask the API server
         try:
             owner = await self.client.get(resource, ref.get("name", ""), namespace=namespace)
         except NotFound:

@@ -119,3 +119,12 @@ async def test_orphan_finalizer_unlinks_dependents_then_goes(cluster):
     assert patches[0][0] == "pods" and patches[0][1]["ownerReferences"] is None
     assert patches[1][0] == "replicasets" and patches[1][1]["finalizers"] is None
     assert cluster.client.calls_of("delete") == []
+
+
+async def test_owner_alive_in_the_caches_needs_no_api_read(cluster):
+    rs = replicaset("web")
+    p = pod("web-1", owner=owner_ref(rs, "ReplicaSet"))
+    gc = setup(cluster, (REPLICASETS, rs), (PODS, p))
+    await gc.sync("uid-web-1")
+    assert cluster.client.calls_of("get", "replicasets") == []
+    assert cluster.client.writes() == []
