@@ -22,6 +22,8 @@ import copy
 from shared.client import AlreadyExists, NotFound
 from shared.resources import DEPLOYMENTS, PODS, REPLICASETS
 
+from shared.logging import get_logger
+
 from services.controller_manager.base import Controller, ControllerContext
 from services.controller_manager.controllers import deployment_util as du
 from services.controller_manager.labels import selector_is_empty, selector_matches
@@ -41,6 +43,8 @@ from services.controller_manager.objects import (
     unwrap_tombstone,
 )
 from services.controller_manager.refmanager import RefManager, recheck_owner
+
+log = get_logger()
 
 
 class DeploymentController(Controller):
@@ -257,6 +261,8 @@ class DeploymentController(Controller):
                 await self._write_status(d, seen, quiet=True)
             self.recorder.event(d, "Warning", du.FAILED_RS_CREATE_REASON, msg)
             raise
+        if not already_exists:
+            log.info("deployment.replicaset_created", replicaset=name_of(created), replicas=replicas)
         if not already_exists and replicas > 0:
             self.recorder.event(d, "Normal", "ScalingReplicaSet",
                                 f"Scaled up replica set {name_of(created)} from 0 to {replicas}")
@@ -297,6 +303,7 @@ class DeploymentController(Controller):
         du.set_replicas_annotations(body, desired, max_replicas)
         updated = await self.client.update(REPLICASETS, body, namespace=meta(rs)["namespace"])
         if size_changed:
+            log.info("deployment.scaled", replicaset=name_of(rs), old=old_scale, new=new_scale)
             self.recorder.event(d, "Normal", "ScalingReplicaSet",
                                 f"Scaled {operation} replica set {name_of(rs)} from {old_scale} to {new_scale}")
         return size_changed, updated
@@ -464,6 +471,7 @@ class DeploymentController(Controller):
             if du.status_int(rs, "replicas") or du.replicas_of(rs) or \
                     meta(rs).get("generation", 0) > du.status_int(rs, "observedGeneration"):
                 continue
+            log.info("deployment.replicaset_cleaned_up", replicaset=name_of(rs), revision=du.revision_of(rs))
             try:
                 await self.client.delete(REPLICASETS, name_of(rs), namespace=meta(rs)["namespace"])
             except NotFound:

@@ -14,6 +14,8 @@ import copy
 from shared.client import AlreadyExists, NotFound
 from shared.resources import ENDPOINTS, PODS, SERVICES
 
+from shared.logging import get_logger
+
 from services.controller_manager.base import Controller, ControllerContext
 from services.controller_manager.controllers.endpoints_util import (
     endpoint_ports,
@@ -24,6 +26,8 @@ from services.controller_manager.controllers.endpoints_util import (
     target_ref,
 )
 from services.controller_manager.objects import is_being_deleted, is_pod_ready, key_of, meta, split_key, unwrap_tombstone
+
+log = get_logger()
 
 
 def _address(pod: dict) -> dict:
@@ -59,6 +63,10 @@ def desired_subsets(service: dict, pods: list[dict]) -> list[dict]:
             del subset["ports"]
         out.append(subset)
     return out
+
+
+def _count(subsets: list[dict], field: str) -> int:
+    return sum(len(s.get(field) or []) for s in subsets)
 
 
 class EndpointsController(Controller):
@@ -128,6 +136,7 @@ class EndpointsController(Controller):
         body["metadata"]["labels"] = labels
         body["subsets"] = subsets
         await self.client.update(ENDPOINTS, body, namespace=namespace)
+        log.info("endpoints.updated", ready=_count(subsets, "addresses"), not_ready=_count(subsets, "notReadyAddresses"))
 
     async def _delete_endpoints(self, namespace: str, name: str) -> None:
         if self.ep_informer.lister.get(name, namespace) is None:

@@ -20,6 +20,8 @@ import copy
 from shared.client import NotFound
 from shared.resources import ENDPOINTSLICES, PODS, SERVICES
 
+from shared.logging import get_logger
+
 from services.controller_manager.base import Controller, ControllerContext
 from services.controller_manager.controllers.endpoints_util import (
     endpoint_ports,
@@ -41,6 +43,8 @@ from services.controller_manager.objects import (
     uid_of,
     unwrap_tombstone,
 )
+
+log = get_logger()
 
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 MANAGED_BY_LABEL = "endpointslice.kubernetes.io/managed-by"
@@ -204,10 +208,13 @@ class EndpointSliceController(Controller):
         pods = self.pod_informer.lister.list(namespace=namespace)
         creates, updates, deletes = plan(service, pods, self._existing_slices(namespace, name), self.max_per_slice)
         for body in creates:
-            await self.client.create(ENDPOINTSLICES, body, namespace=namespace)
+            created = await self.client.create(ENDPOINTSLICES, body, namespace=namespace)
+            log.info("endpointslice.created", slice=name_of(created), endpoints=len(body["endpoints"]))
         for body in updates:
             await self.client.update(ENDPOINTSLICES, body, namespace=namespace)
+            log.info("endpointslice.updated", slice=name_of(body), endpoints=len(body["endpoints"]))
         for stale in deletes:
+            log.info("endpointslice.deleted", slice=name_of(stale))
             try:
                 await self.client.delete(ENDPOINTSLICES, name_of(stale), namespace=namespace)
             except NotFound:

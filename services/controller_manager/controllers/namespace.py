@@ -18,8 +18,12 @@ import copy
 from shared.client import ApiError, NotFound
 from shared.resources import ALL, NAMESPACES
 
+from shared.logging import get_logger
+
 from services.controller_manager.base import Controller, ControllerContext
 from services.controller_manager.objects import format_time, get_condition, is_being_deleted, meta, name_of
+
+log = get_logger()
 
 FINALIZER = "kubernetes"
 REMAINING_REQUEUE_SECONDS = 1.0
@@ -73,9 +77,11 @@ class NamespaceController(Controller):
         remaining, finalizers = await self._delete_all_content(key)
         await self._update_conditions(cached, remaining, finalizers)
         if remaining:
+            log.info("namespace.content_remaining", remaining=remaining)
             self.queue.add_after(key, REMAINING_REQUEUE_SECONDS)
             return
         await self._finalize(cached)
+        log.info("namespace.finalized")
 
     async def _delete_all_content(self, namespace: str) -> tuple[dict[str, int], dict[str, int]]:
         remaining: dict[str, int] = {}

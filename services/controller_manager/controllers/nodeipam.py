@@ -18,8 +18,12 @@ import re
 from shared.client import NotFound
 from shared.resources import NODES
 
+from shared.logging import get_logger
+
 from services.controller_manager.base import Controller, ControllerContext
 from services.controller_manager.objects import name_of, unwrap_tombstone
+
+log = get_logger()
 
 _TRAILING_NUMBER = re.compile(r"(\d+)$")
 
@@ -122,6 +126,7 @@ class NodeIpamController(Controller):
         if cidr is None:
             self.recorder.event(node, "Normal", "CIDRNotAvailable", f"Node {key} status is now: CIDRNotAvailable")
             raise RuntimeError(f"no free pod CIDR in {self.cidrs.network} for node {key}")
+        log.info("node.cidr_allocated", cidr=cidr)
         try:
             await self.client.patch(NODES, key, {"spec": {"podCIDR": cidr, "podCIDRs": [cidr]}})
         except NotFound:

@@ -26,8 +26,12 @@ from shared.client import NotFound
 from shared.controller import run_workers
 from shared.resources import LEASES, NODES, PODS
 
+from shared.logging import get_logger
+
 from services.controller_manager.base import Controller, ControllerContext
 from services.controller_manager.objects import format_time, get_condition, meta, name_of, unwrap_tombstone
+
+log = get_logger()
 
 NODE_LEASE_NAMESPACE = "kube-node-lease"
 UNREACHABLE = "node.kubernetes.io/unreachable"
@@ -167,6 +171,7 @@ class NodeLifecycleController(Controller):
             node = await self._update_status(node)
             if node is None:
                 return
+            log.warning("node.status_unknown", since_seconds=round(elapsed, 1))
             if before is not None and before.get("status") == "True":
                 self.recorder.event(node, "Normal", "NodeNotReady", f"Node {key} status is now: NodeNotReady")
         elif elapsed <= grace:
@@ -186,6 +191,7 @@ class NodeLifecycleController(Controller):
         taints = reconcile_taints((node.get("spec") or {}).get("taints") or [], desired_taints(node), now)
         if taints is None:
             return
+        log.info("node.taints_updated", taints=[f"{t['key']}:{t['effect']}" for t in taints])
         body = copy.deepcopy(node)
         body.setdefault("spec", {})["taints"] = taints
         try:
@@ -209,3 +215,4 @@ class NodeLifecycleController(Controller):
             except NotFound:
                 continue
             self.recorder.event(pod, "Warning", "NodeNotReady", "Node is not ready")
+            log.info("pod.marked_not_ready", pod=f"{meta(pod).get('namespace')}/{name_of(pod)}")

@@ -16,8 +16,12 @@ from shared.client import NotFound
 from shared.controller import run_workers
 from shared.resources import NODES, PODS
 
+from shared.logging import get_logger
+
 from services.controller_manager.base import Controller, ControllerContext
 from services.controller_manager.objects import TERMINAL_PHASES, is_being_deleted, meta, name_of
+
+log = get_logger()
 
 GC_CHECK_PERIOD = 20.0
 QUARANTINE_SECONDS = 40.0
@@ -88,6 +92,7 @@ class PodGCController(Controller):
         return False
 
     async def _force_delete(self, pod: dict, grace: int | None = 0) -> None:
+        log.info("pod.garbage_collected", pod=f"{meta(pod).get('namespace')}/{name_of(pod)}", grace_period=grace)
         try:
             await self.client.delete(PODS, name_of(pod), namespace=meta(pod).get("namespace"),
                                      grace_period_seconds=grace)

@@ -24,6 +24,8 @@ from functools import cmp_to_key
 from shared.client import NotFound
 from shared.resources import PODS, REPLICASETS
 
+from shared.logging import get_logger
+
 from services.controller_manager.base import Controller, ControllerContext
 from services.controller_manager.expectations import Expectations
 from services.controller_manager.labels import selector_matches
@@ -49,6 +51,8 @@ from services.controller_manager.objects import (
     unwrap_tombstone,
 )
 from services.controller_manager.refmanager import RefManager, recheck_owner
+
+log = get_logger()
 
 BURST_REPLICAS = 500
 SLOW_START_INITIAL_BATCH = 1
@@ -352,6 +356,7 @@ class ReplicaSetController(Controller):
                 self.recorder.event(rs, "Warning", "FailedCreate", f"Error creating: {err}")
                 raise
             self.recorder.event(rs, "Normal", "SuccessfulCreate", f"Created pod: {name_of(pod)}")
+            log.info("replicaset.pod_created", pod=name_of(pod))
             return None
 
         created, error = await slow_start_batch(count, SLOW_START_INITIAL_BATCH, create_one)
@@ -375,6 +380,7 @@ class ReplicaSetController(Controller):
                 self.recorder.event(rs, "Warning", "FailedDelete", f"Error deleting: {err}")
                 raise
             self.recorder.event(rs, "Normal", "SuccessfulDelete", f"Deleted pod: {name_of(pod)}")
+            log.info("replicaset.pod_deleted", pod=name_of(pod))
 
         results = await asyncio.gather(*(delete_one(p) for p in victims), return_exceptions=True)
         errors = [r for r in results if isinstance(r, Exception)]

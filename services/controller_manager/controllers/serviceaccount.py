@@ -9,8 +9,12 @@ from __future__ import annotations
 from shared.client import AlreadyExists, ApiError
 from shared.resources import NAMESPACES, SERVICEACCOUNTS
 
+from shared.logging import get_logger
+
 from services.controller_manager.base import Controller, ControllerContext
 from services.controller_manager.objects import is_being_deleted, meta, status_cause, unwrap_tombstone
+
+log = get_logger()
 
 DEFAULT_NAME = "default"
 
@@ -39,6 +43,7 @@ class ServiceAccountController(Controller):
         if self.sa_informer.lister.get(DEFAULT_NAME, key) is not None:
             return
         body = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": DEFAULT_NAME, "namespace": key}}
+        log.info("serviceaccount.created", serviceaccount=f"{key}/{DEFAULT_NAME}")
         try:
             await self.client.create(SERVICEACCOUNTS, body, namespace=key)
         except AlreadyExists:

@@ -16,6 +16,8 @@ from datetime import datetime
 from shared.client import NotFound
 from shared.resources import NODES, PODS
 
+from shared.logging import get_logger
+
 from services.controller_manager.base import Controller, ControllerContext
 from services.controller_manager.objects import (
     TERMINAL_PHASES,
@@ -26,6 +28,8 @@ from services.controller_manager.objects import (
     parse_time,
     split_key,
 )
+
+log = get_logger()
 
 
 def tolerates(toleration: dict, taint: dict) -> bool:
@@ -121,6 +125,7 @@ class TaintEvictionController(Controller):
             self.queue.add_after(key, due)
             return
         self.recorder.event(pod, "Normal", "TaintManagerEviction", f"Marking for deletion Pod {key_of(pod)}")
+        log.info("pod.evicted", node=(pod.get("spec") or {}).get("nodeName"))
         try:
             await self.client.delete(PODS, name, namespace=namespace, preconditions={"uid": meta(pod).get("uid")})
         except NotFound:
