@@ -12,7 +12,8 @@ Guarantees:
 - The leader renews every `retry_period`. If it has not renewed successfully for `renew_deadline`
   (< `lease_duration`), it stops leading: the `on_started_leading` task is cancelled and
   `on_stopped_leading` is called — before any other candidate may take the lease.
-- `run()` returns once leadership is lost (as client-go's `Run`: the caller usually exits). If
+- `run()` returns once leadership is lost (as client-go's `Run`: the caller usually exits), or
+  once `on_started_leading` has raised (a broken leader must not keep the lease). If
   `run()` is cancelled while leading, `on_stopped_leading` is called, and with
   `release_on_cancel` the lease is released so a successor need not wait out the lease.
 - `leader_election_master_status{name}` (prometheus-client default registry) is 1 while leading.
@@ -138,6 +139,8 @@ class LeaderElector:
         cfg = self.config
         while True:
             await asyncio.sleep(cfg.retry_period)
+            if self._leading_failed():
+                return
             while True:
                 remaining = self._last_renew + cfg.renew_deadline - time.monotonic()
                 if remaining <= 0:
@@ -151,6 +154,15 @@ class LeaderElector:
                              reason=f"lease taken by {self.leader}")
                     return
                 await asyncio.sleep(min(cfg.retry_period, max(remaining, 0)))
+
+    def _leading_failed(self) -> bool:
+        """A crashed `on_started_leading` must not keep holding the lease while doing nothing."""
+        task = self._leader_task
+        if task is None or not task.done() or task.cancelled() or task.exception() is None:
+            return False
+        log.error("leaderelection.leading_failed", identity=self.config.identity, key=self.key,
+                  exc_info=task.exception())
+        return True
 
     async def _finish(self, *, release: bool) -> None:
         was_leader = self._is_leader

@@ -22,7 +22,7 @@ import contextlib
 import random
 from typing import Any, Protocol
 
-from shared.client import ApiClient, ApiError, Gone, ServerUnavailable
+from shared.client import ApiClient, ApiError, Gone, ServerUnavailable, TooManyRequests
 from shared.logging import get_logger
 from shared.resources import ResourceRef
 
@@ -119,7 +119,7 @@ class Reflector:
                 log.info("reflector.watch_expired", resource_version=self.last_resource_version,
                          **self._log_fields())
                 return
-            except ServerUnavailable as exc:
+            except (ServerUnavailable, TooManyRequests) as exc:
                 delay = self.backoff.next()
                 log.info("reflector.watch_dropped", error=str(exc), retry_in=round(delay, 2),
                          resource_version=self.last_resource_version, **self._log_fields())

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
-
 from shared.client import ApiClient
 from shared.events import EventRecorder
 from shared.leaderelection import LeaderElectionConfig, LeaderElector

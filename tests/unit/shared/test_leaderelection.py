@@ -7,10 +7,9 @@ import re
 
 import pytest
 
-from shared.client import ApiClient, ServerUnavailable
+from shared.client import ApiClient
 from shared.client.errors import connection_error
 from shared.leaderelection import LeaderElectionConfig, LeaderElector
-from shared.resources import LEASES
 
 LEASES_PATH = "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases"
 MICROTIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
@@ -180,3 +179,18 @@ async def test_candidate_waits_while_the_lease_is_held(fake_api, candidates) -> 
     assert not a.elector.is_leader and a.elector.leader == "someone"
     await asyncio.wait_for(a.leading.wait(), 5)  # nobody renewed it for a lease duration
     assert lease(api)["spec"]["leaseTransitions"] == 5
+
+
+async def test_crashed_leader_gives_up_leadership(fake_api) -> None:
+    client = ApiClient(fake_api[1], max_retries=0)
+    stopped = []
+
+    async def crash() -> None:
+        raise RuntimeError("leader bug")
+
+    elector = LeaderElector(client, config("a"), on_started_leading=crash, on_stopped_leading=lambda: stopped.append(1))
+    try:
+        await asyncio.wait_for(elector.run(), 5)
+    finally:
+        await client.close()
+    assert stopped == [1] and not elector.is_leader
