@@ -27,7 +27,6 @@ from services.scheduler.framework import (
     FitError,
     Framework,
     NodeInfo,
-    NodePluginScores,
     PodInfo,
     Status,
 )
@@ -65,17 +64,14 @@ def num_feasible_nodes_to_find(percentage_of_nodes_to_score: int, num_all_nodes:
     return max(num_nodes, MIN_FEASIBLE_NODES_TO_FIND)
 
 
-def select_host(scores: list[NodePluginScores], rng: random.Random) -> str:
-    """The node with the highest total score; among equals, each equally likely."""
-    best, best_score, ties = "", -1, 0
-    for node in scores:
-        if node.total_score > best_score:
-            best, best_score, ties = node.name, node.total_score, 1
-        elif node.total_score == best_score:
-            ties += 1
-            if rng.random() * ties < 1:  # reservoir sampling (p = 1/ties), as kube-scheduler's selectHost
-                best = node.name
-    return best
+def select_host(nodes: list[NodeInfo], totals: list[int], rng: random.Random) -> str:
+    """The node with the highest total score; among equals, each equally likely (as selectHost)."""
+    best = max(totals)
+    ties = totals.count(best)
+    index = totals.index(best)
+    for _ in range(rng.randrange(ties)):  # the k-th of the tied nodes, k uniform
+        index = totals.index(best, index + 1)
+    return nodes[index].name
 
 
 class Algorithm:
@@ -93,8 +89,8 @@ class Algorithm:
         evaluated = len(feasible) + len(diagnosis.node_to_status)
         if len(feasible) == 1:
             return ScheduleResult(feasible[0].name, evaluated, 1)
-        scores = self.prioritize_nodes(fwk, state, pod, feasible)
-        return ScheduleResult(select_host(scores, self.rng), evaluated, len(feasible))
+        totals = self.prioritize_nodes(fwk, state, pod, feasible)
+        return ScheduleResult(select_host(feasible, totals, self.rng), evaluated, len(feasible))
 
     def find_nodes_that_fit_pod(self, fwk: Framework, state: CycleState, pod: PodInfo,
                                 nodes: list[NodeInfo]) -> tuple[list[NodeInfo], Diagnosis]:
@@ -133,20 +129,25 @@ class Algorithm:
         if not fwk.has_filter_plugins():
             return [nodes[(start + i) % count] for i in range(to_find)], None
         filters = fwk.filters_for_cycle(state)
-        run_filters = fwk.run_filter_plugins
         statuses = diagnosis.node_to_status
         feasible: list[NodeInfo] = []
         for node in itertools.chain(nodes[start:], nodes[:start]) if start < count else nodes:
-            status = run_filters(state, pod, node, filters)
-            if status is None:
+            # Framework.run_filter_plugins, inlined: this loop runs for hundreds of nodes per pod.
+            for name, filter_fn in filters:
+                status = filter_fn(state, pod, node)
+                if status is not None and status.code != Code.SUCCESS:
+                    break
+            else:
                 feasible.append(node)
                 if len(feasible) >= to_find:
                     break
-            elif status.code == Code.ERROR:
-                return feasible, status
-            else:
-                statuses[node.name] = status
-                diagnosis.add_plugin_status(status)
+                continue
+            status.plugin = name
+            if not status.is_rejected():
+                return feasible, Status(Code.ERROR, f"running {name!r} filter plugin: {status.message()}",
+                                        plugin=name, error=status.error)
+            statuses[node.name] = status
+            diagnosis.add_plugin_status(status)
         return feasible, None
 
     def _percentage(self, fwk: Framework) -> int:
@@ -154,14 +155,14 @@ class Algorithm:
             return fwk.percentage_of_nodes_to_score
         return self.percentage_of_nodes_to_score
 
-    def prioritize_nodes(self, fwk: Framework, state: CycleState, pod: PodInfo,
-                         nodes: list[NodeInfo]) -> list[NodePluginScores]:
+    def prioritize_nodes(self, fwk: Framework, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> list[int]:
+        """Each node's total score, in the order of `nodes`."""
         if not fwk.has_score_plugins():
-            return [NodePluginScores(n.name, 1) for n in nodes]
+            return [1] * len(nodes)
         status = fwk.run_pre_score_plugins(state, pod, nodes)
         if status is not None:
             raise SchedulingError(status)
-        scores, status = fwk.run_score_plugins(state, pod, nodes)
+        totals, status = fwk.run_score_plugins(state, pod, nodes)
         if status is not None:
             raise SchedulingError(status)
-        return scores
+        return totals

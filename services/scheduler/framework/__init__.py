@@ -14,10 +14,11 @@ from services.scheduler.framework.interface import (
     PreFilterPlugin,
     PreFilterResult,
     PreScorePlugin,
+    ScoreError,
     ScorePlugin,
     default_normalize_score,
 )
-from services.scheduler.framework.runtime import Framework, NodePluginScores
+from services.scheduler.framework.runtime import Framework
 from services.scheduler.framework.status import Code, Status, code_of, is_success
 from services.scheduler.framework.types import (
     ActionType,
@@ -30,7 +31,7 @@ from services.scheduler.framework.types import (
 
 __all__ = [
     "ActionType", "BindPlugin", "ClusterEvent", "Code", "CycleState", "Diagnosis", "FilterPlugin", "FitError",
-    "Framework", "MAX_NODE_SCORE", "MIN_NODE_SCORE", "NodeInfo", "NodePluginScores", "NodeScore", "Plugin",
+    "Framework", "MAX_NODE_SCORE", "MIN_NODE_SCORE", "NodeInfo", "NodeScore", "Plugin",
     "PodInfo", "PostFilterPlugin", "PostFilterResult", "PreFilterPlugin", "PreFilterResult", "PreScorePlugin",
-    "ScorePlugin", "Status", "code_of", "default_normalize_score", "is_success", "node_update_event", "pod_key",
+    "ScoreError", "ScorePlugin", "Status", "code_of", "default_normalize_score", "is_success", "node_update_event", "pod_key",
 ]

@@ -13,9 +13,8 @@ Guarantees:
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Sequence
-from operator import itemgetter
-from dataclasses import dataclass
 
 from services.scheduler.framework.cycle_state import CycleState
 from services.scheduler.framework.interface import (
@@ -30,21 +29,13 @@ from services.scheduler.framework.interface import (
     PreFilterPlugin,
     PreFilterResult,
     PreScorePlugin,
+    ScoreError,
     ScorePlugin,
 )
 from services.scheduler.framework.status import Code, Status
 from services.scheduler.framework.types import ClusterEvent, NodeInfo, PodInfo
 
-_first, _second = itemgetter(0), itemgetter(1)
 FilterFn = Callable[[CycleState, PodInfo, NodeInfo], "Status | None"]
-
-
-@dataclass(slots=True)
-class NodePluginScores:
-    """A node's total weighted score (kube-scheduler also keeps each plugin's; we log none, so keep none)."""
-
-    name: str
-    total_score: int = 0
 
 
 class Framework:
@@ -131,7 +122,8 @@ class Framework:
         return None
 
     def run_score_plugins(self, state: CycleState, pod: PodInfo,
-                          nodes: list[NodeInfo]) -> tuple[list[NodePluginScores], Status | None]:
+                          nodes: list[NodeInfo]) -> tuple[list[int], Status | None]:
+        """Each node's total weighted score, in the order of `nodes`."""
         totals = [0] * len(nodes)
         for plugin in self.score_plugins:
             if plugin.name in state.skip_score_plugins:
@@ -140,18 +132,18 @@ class Framework:
             if status is not None:
                 return [], status
             weight = self.score_weights[plugin.name]
-            totals = [total + score * weight for total, score in zip(totals, scores)]
-        return [NodePluginScores(node.name, total) for node, total in zip(nodes, totals)], None
+            if weight == 1:
+                totals = list(map(operator.add, totals, scores))
+            else:
+                totals = [total + score * weight for total, score in zip(totals, scores)]
+        return totals, None
 
     def _score_with(self, plugin: ScorePlugin, state: CycleState, pod: PodInfo,
                     nodes: list[NodeInfo]) -> tuple[list[int], Status | None]:
-        score = plugin.score
-        results = [score(state, pod, node) for node in nodes]
-        if any(map(_second, results)):  # some status that is not None: look closer
-            failed = [s for _, s in results if s is not None and s.code != Code.SUCCESS]
-            if failed:
-                return [], _as_error(f"running Score plugin {plugin.name!r}", failed[0], plugin.name)
-        scores = list(map(_first, results))
+        try:
+            scores = plugin.score_nodes(state, pod, nodes)
+        except ScoreError as err:
+            return [], _as_error(f"running Score plugin {plugin.name!r}", err.status, plugin.name)
         if type(plugin).normalize_score is not ScorePlugin.normalize_score:
             node_scores = [NodeScore(node.name, value) for node, value in zip(nodes, scores)]
             status = plugin.normalize_score(state, pod, node_scores)

@@ -63,3 +63,17 @@ class BalancedAllocation(PreScorePlugin, ScorePlugin):
         if alloc.memory:
             fractions.append((used.memory + req.memory) / alloc.memory)
         return balanced_resource_score(fractions), None
+
+    def score_nodes(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> list[int]:
+        req_cpu, req_mem = pod.requests.milli_cpu, pod.requests.memory
+        out = []
+        for node in nodes:  # `score`, inlined for the usual node with both resources
+            alloc, used = node.allocatable, node.requested
+            if not (alloc.milli_cpu and alloc.memory):
+                out.append(self.score(state, pod, node)[0])
+                continue
+            cpu = (used.milli_cpu + req_cpu) / alloc.milli_cpu
+            memory = (used.memory + req_mem) / alloc.memory
+            cpu, memory = (cpu if cpu < 1.0 else 1.0), (memory if memory < 1.0 else 1.0)
+            out.append(int((1 - abs(cpu - memory) / 2) * MAX_NODE_SCORE))
+        return out

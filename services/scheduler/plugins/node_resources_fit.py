@@ -91,6 +91,12 @@ class NodeResourcesFit(PreFilterPlugin, FilterPlugin, ScorePlugin):
             request = state.read(PRE_FILTER_STATE_KEY)
         except KeyError:
             return Status(Code.ERROR, f'error reading "{PRE_FILTER_STATE_KEY}" from cycleState: not found')
+        alloc, used = node.allocatable, node.requested
+        if (len(node.pods) < alloc.allowed_pod_number and request.milli_cpu <= alloc.milli_cpu - used.milli_cpu
+                and request.memory <= alloc.memory - used.memory
+                and request.ephemeral_storage <= alloc.ephemeral_storage - used.ephemeral_storage
+                and not request.scalar):
+            return None  # the common case, decided without building a list of reasons
         reasons = insufficient_resources(request, node)
         if reasons:
             return Status(Code.UNSCHEDULABLE, *reasons)
@@ -107,3 +113,21 @@ class NodeResourcesFit(PreFilterPlugin, FilterPlugin, ScorePlugin):
             total += scorer(used.memory + req.memory, alloc.memory) * self._memory_weight
             weights += self._memory_weight
         return (total // weights if weights else 0), None
+
+    def score_nodes(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> list[int]:
+        if self._scorer is not least_requested_score or self._cpu_weight != self._memory_weight:
+            return super().score_nodes(state, pod, nodes)
+        # LeastAllocated over cpu and memory with equal weights, inlined (same arithmetic as `score`).
+        req_cpu, req_mem = pod.non_zero_requests.milli_cpu, pod.non_zero_requests.memory
+        out = []
+        for node in nodes:
+            alloc, used = node.allocatable, node.non_zero_requested
+            cap_cpu, cap_mem = alloc.milli_cpu, alloc.memory
+            if not (cap_cpu and cap_mem):
+                out.append(self.score(state, pod, node)[0])
+                continue
+            cpu, mem = used.milli_cpu + req_cpu, used.memory + req_mem
+            cpu_score = (cap_cpu - cpu) * MAX_NODE_SCORE // cap_cpu if cpu <= cap_cpu else 0
+            mem_score = (cap_mem - mem) * MAX_NODE_SCORE // cap_mem if mem <= cap_mem else 0
+            out.append((cpu_score + mem_score) // 2)
+        return out

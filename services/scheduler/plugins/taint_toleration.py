@@ -58,6 +58,9 @@ class TaintToleration(FilterPlugin, PreScorePlugin, ScorePlugin):
                     if taint.get("effect") == PREFER_NO_SCHEDULE and not tolerated(taint, tolerations))
         return count, None
 
+    def score_nodes(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> list[int]:
+        return [self.score(state, pod, node)[0] if node.taints else 0 for node in nodes]
+
     def normalize_score(self, state: CycleState, pod: PodInfo, scores: list[NodeScore]) -> Status | None:
         default_normalize_score(MAX_NODE_SCORE, True, scores)
         return None

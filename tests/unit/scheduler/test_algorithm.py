@@ -14,7 +14,7 @@ from services.scheduler.algorithm import (
     num_feasible_nodes_to_find,
     select_host,
 )
-from services.scheduler.framework import Code, CycleState, FilterPlugin, FitError, Framework, NodeInfo, NodePluginScores, PodInfo, Status
+from services.scheduler.framework import Code, CycleState, FilterPlugin, FitError, Framework, NodeInfo, PodInfo, Status
 from services.scheduler.plugins import NodeResourcesFit, default_framework
 
 from .builders import make_node, make_pod, node_info, taint
@@ -88,11 +88,13 @@ def test_without_score_plugins_the_first_feasible_node_wins():
 
 
 def test_select_host_picks_the_best_and_breaks_ties_evenly():
-    scores = [NodePluginScores("a", 10), NodePluginScores("b", 30), NodePluginScores("c", 30), NodePluginScores("d", 5)]
+    nodes = [NodeInfo(make_node(n)) for n in "abcde"]
+    totals = [10, 30, 30, 5, 30]
     rng = random.Random(7)
-    picks = Counter(select_host(scores, rng) for _ in range(2000))
-    assert set(picks) == {"b", "c"}
-    assert 800 < picks["b"] < 1200
+    picks = Counter(select_host(nodes, totals, rng) for _ in range(3000))
+    assert set(picks) == {"b", "c", "e"}
+    assert all(800 < picks[n] < 1200 for n in "bce")
+    assert select_host(nodes, [0, 0, 0, 0, 1], rng) == "e"
 
 
 def test_no_nodes_at_all():

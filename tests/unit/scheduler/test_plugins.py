@@ -251,3 +251,21 @@ def test_node_affinity_score_sums_matching_preferred_weights_normalized():
 
 def test_node_affinity_score_skipped_without_preferences():
     assert run_scores(NodeAffinity(), make_pod(), [NodeInfo(make_node())]) is None
+
+
+@pytest.mark.parametrize("plugin", [NodeResourcesFit(), NodeResourcesFit(scoring_strategy=MOST_ALLOCATED),
+                                    BalancedAllocation(), TaintToleration(), NodeAffinity()],
+                         ids=lambda p: p.name)
+def test_score_nodes_equals_score_per_node(plugin):
+    """The batch `score_nodes` the framework calls must agree with `score` on every kind of node."""
+    nodes = [node_info(make_node("empty")), node_info(make_node("busy", cpu="2", memory="2Gi"), make_pod("a", cpu="1")),
+             node_info(make_node("over", cpu="1", memory="1Gi"), make_pod("b", cpu="2", memory="2Gi")),
+             node_info(make_node("no-memory", memory="0")), node_info(make_node("no-cpu", cpu="0")),
+             node_info(make_node("soft", taints=[taint("s", effect="PreferNoSchedule")], labels={"zone": "a"}))]
+    for pod in (make_pod(cpu="500m", memory="1Gi"), make_pod(), make_pod(cpu="3", affinity={"nodeAffinity": {
+            "preferredDuringSchedulingIgnoredDuringExecution": [
+                {"weight": 5, "preference": {"matchExpressions": [{"key": "zone", "operator": "Exists"}]}}]}})):
+        state, info = CycleState(), PodInfo(pod)
+        if hasattr(plugin, "pre_score") and plugin.pre_score(state, info, nodes) is not None:
+            continue  # skipped for this pod
+        assert plugin.score_nodes(state, info, nodes) == [plugin.score(state, info, n)[0] for n in nodes]
