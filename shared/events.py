@@ -9,10 +9,16 @@ Guarantees:
   (`default` for cluster-scoped objects), and carries `involvedObject` (kind, namespace, name, uid,
   apiVersion, resourceVersion), `reason`, `message`, `type`, `source {component, host}`,
   `firstTimestamp`, `lastTimestamp`, `count`, `reportingComponent`, `reportingInstance`.
-- The same (object, type, reason, message) again is aggregated as client-go's EventCorrelator
-  does: the existing Event is PATCHed with `count+1` and a new `lastTimestamp` instead of a new
-  Event being created (remembered for the last `cache_size` distinct events; an Event deleted
-  meanwhile is created afresh).
+- Repeats are correlated as client-go's EventCorrelator does:
+  - the same (object, type, reason, message) again PATCHes the existing Event with `count+1` and
+    a new `lastTimestamp` instead of creating one (the object's resourceVersion does not matter;
+    the last `cache_size` distinct events are remembered; an Event deleted meanwhile is created
+    afresh);
+  - once `max_similar` (10) different messages with the same (object, type, reason) come within
+    `similar_interval` (10 min), further ones go to one Event whose message is
+    `(combined from similar events): <latest message>`;
+  - per source and object, a token bucket (burst 25, one token per 5 min) drops floods
+    (`event.spam_dropped`); `spam_burst=None` turns it off.
 - Writes that fail because the API server is unavailable are retried a few times; other failures
   are logged (`event.write_failed`) and the event is dropped. `close()` flushes what is queued.
 """
@@ -60,6 +66,53 @@ class _Pending:
     reason: str
     message: str
     at_ns: int  # unix time the event happened, in nanoseconds
+    key: tuple = ()  # what repeats of it share: the Event it bumps
+    combined: bool = False
+
+
+class _Correlator:
+    """client-go's EventCorrelator: spam filter, similar-event aggregation, and the dedupe key."""
+
+    def __init__(self, *, max_similar: int = 10, similar_interval: float = 600.0,
+                 spam_burst: int | None = 25, spam_qps: float = 1 / 300, cache_size: int = 4096) -> None:
+        self.max_similar, self.similar_interval = max_similar, similar_interval
+        self.spam_burst, self.spam_qps, self.cache_size = spam_burst, spam_qps, cache_size
+        self._similar: OrderedDict[tuple, tuple[set[str], float]] = OrderedDict()
+        self._buckets: OrderedDict[tuple, tuple[float, float]] = OrderedDict()  # tokens, last refill
+
+    def observe(self, pending: _Pending, source: tuple[str, str]) -> bool:
+        """Set the event's key (and message, when combined); False if the spam filter drops it."""
+        obj = tuple(pending.ref.get(f, "") for f in ("kind", "namespace", "name", "uid", "apiVersion"))
+        now = pending.at_ns / 1e9
+        if not self._take_token((*source, *obj), now):
+            return False
+        similar = (*source, *obj, pending.type, pending.reason)
+        messages, last = self._similar.get(similar, (set(), now))
+        if now - last > self.similar_interval:
+            messages = set()
+        messages.add(pending.message)
+        self._put(self._similar, similar, (messages, now))
+        if len(messages) >= self.max_similar:
+            pending.message = f"(combined from similar events): {pending.message}"
+            pending.key, pending.combined = similar, True
+        else:
+            pending.key = (*similar, pending.ref.get("fieldPath", ""), pending.message)
+        return True
+
+    def _take_token(self, key: tuple, now: float) -> bool:
+        if self.spam_burst is None:
+            return True
+        tokens, last = self._buckets.get(key, (float(self.spam_burst), now))
+        tokens = min(float(self.spam_burst), tokens + (now - last) * self.spam_qps)
+        allowed = tokens >= 1
+        self._put(self._buckets, key, (tokens - 1 if allowed else tokens, now))
+        return allowed
+
+    def _put(self, cache: OrderedDict, key: tuple, value: Any) -> None:
+        cache[key] = value
+        cache.move_to_end(key)
+        while len(cache) > self.cache_size:
+            cache.popitem(last=False)
 
 
 @dataclass(slots=True)
@@ -71,7 +124,8 @@ class _Seen:
 
 class EventRecorder:
     def __init__(self, client: ApiClient, component: str, host: str | None = None, *,
-                 max_queued: int = 1000, cache_size: int = 4096, retries: int = 3) -> None:
+                 max_queued: int = 1000, cache_size: int = 4096, retries: int = 3,
+                 spam_burst: int | None = 25, max_similar: int = 10) -> None:
         self.client = client
         self.component = component
         self.host = host if host is not None else socket.gethostname()
@@ -80,12 +134,17 @@ class EventRecorder:
         self._task: asyncio.Task | None = None
         self._seen: OrderedDict[tuple, _Seen] = OrderedDict()
         self.dropped = 0
+        self._correlator = _Correlator(max_similar=max_similar, spam_burst=spam_burst, cache_size=cache_size)
 
     # --- the caller's side ------------------------------------------------------------------------
 
     def event(self, obj: dict[str, Any], type: str, reason: str, message: str) -> None:
         """Record that `reason`/`message` happened to `obj`; returns at once."""
         pending = _Pending(object_reference(obj), type, reason, message, time.time_ns())
+        if not self._correlator.observe(pending, (self.component, self.host)):
+            self.dropped += 1
+            log.debug("event.spam_dropped", key=_key(pending.ref), reason=reason, type=type)
+            return
         try:
             queue = self._ensure_writer()
             queue.put_nowait(pending)
@@ -142,8 +201,7 @@ class EventRecorder:
                 await asyncio.sleep(0.2 * 2**attempt)
 
     async def _write(self, pending: _Pending) -> None:
-        key = (tuple(sorted(pending.ref.items())), pending.type, pending.reason, pending.message,
-               self.component, self.host)
+        key = pending.key
         seen = self._seen.get(key)
         if seen is not None:
             try:
@@ -155,7 +213,9 @@ class EventRecorder:
         self._remember(key, await self._create(pending))
 
     async def _bump(self, seen: _Seen, pending: _Pending) -> None:
-        patch = {"count": seen.count + 1, "lastTimestamp": _timestamp(pending.at_ns)}
+        patch: dict[str, Any] = {"count": seen.count + 1, "lastTimestamp": _timestamp(pending.at_ns)}
+        if pending.combined:
+            patch["message"] = pending.message
         await self.client.patch(EVENTS, seen.name, patch, namespace=seen.namespace)
         seen.count += 1
 

@@ -145,3 +145,38 @@ def test_event_outside_the_loop_is_dropped_not_raised(fake_client) -> None:
     rec = EventRecorder(fake_client, component="c", host="h")
     rec.event(POD, "Normal", "A", "m")
     assert rec.dropped == 1
+
+
+async def test_repeat_aggregates_across_resource_versions(fake_api, recorder) -> None:
+    api, _ = fake_api
+    newer = {**POD, "metadata": {**POD["metadata"], "resourceVersion": "43"}}
+    recorder.event(POD, "Warning", "BackOff", "m")
+    recorder.event(newer, "Warning", "BackOff", "m")
+    await recorder.close()
+    [ev] = events(api, "web")
+    assert ev["count"] == 2
+
+
+async def test_similar_events_are_combined_after_ten_messages(fake_api, recorder) -> None:
+    api, _ = fake_api
+    for i in range(14):
+        recorder.event(POD, "Warning", "FailedScheduling", f"0/{i} nodes are available")
+    await recorder.close()
+    stored = events(api, "web")
+    plain = [e for e in stored if not e["message"].startswith("(combined")]
+    [combined] = [e for e in stored if e["message"].startswith("(combined")]
+    assert len(plain) == 9
+    assert combined["count"] == 5
+    assert combined["message"] == "(combined from similar events): 0/13 nodes are available"
+
+
+async def test_spam_filter_drops_floods_per_object(fake_api, fake_client) -> None:
+    api, _ = fake_api
+    rec = EventRecorder(fake_client, component="kubelet", host="node-1", spam_burst=5)
+    for i in range(8):
+        rec.event(POD, "Warning", "BackOff", "Back-off restarting failed container")
+    rec.event(NODE, "Normal", "Starting", "Starting kubelet.")  # another object has its own bucket
+    await rec.close()
+    [backoff] = events(api, "web")
+    assert backoff["count"] == 5 and rec.dropped == 3
+    assert len(events(api, "default")) == 1
