@@ -62,10 +62,16 @@ def _jsonable(value: Any) -> Any:
         raise errors.bad_request(f"error converting YAML to JSON: {exc}") from exc
 
 
+PROTOBUF = "application/vnd.kubernetes.protobuf"
+
+
 def decode_object(data: bytes, content_type: str) -> Obj:
-    if content_type not in (JSON, YAML, "", "text/yaml", "application/x-yaml", "*/*"):
+    if content_type == PROTOBUF:
+        value = _decode_protobuf(data)
+    elif content_type not in (JSON, YAML, "", "text/yaml", "application/x-yaml", "*/*"):
         raise errors.unsupported_media_type(content_type)
-    value = decode(data, content_type)
+    else:
+        value = decode(data, content_type)
     if not isinstance(value, dict):
         raise errors.bad_request("the body of the request must be a JSON object")
     check_meta_types(value)
@@ -141,3 +147,15 @@ def respond(request: web.Request, body: Any, status: int = 200, headers: dict[st
 
 def status_response(err: errors.ApiStatusError) -> web.Response:
     return web.Response(body=orjson.dumps(err.status()), status=err.code, content_type=JSON, headers=err.headers)
+
+
+def _decode_protobuf(data: bytes) -> Obj:
+    """kubectl's `create <generator>` commands send protobuf: decode the kinds they send."""
+    from services.apiserver import protobuf
+
+    try:
+        return protobuf.decode(data)
+    except protobuf.ProtobufError as exc:
+        if "not supported" in str(exc):
+            raise errors.unsupported_media_type(PROTOBUF) from exc
+        raise errors.bad_request(f"the protobuf body could not be decoded: {exc}") from exc

@@ -155,3 +155,21 @@ def test_invalid_and_unknown_field_errors(kubectl: Kubectl) -> None:
             "spec": {"containers": [{"name": "c", "image": "nginx", "imagee": "x"}]}}
     proc = kubectl.run("create", "-f", "-", stdin=json.dumps(typo), check=False)
     assert proc.returncode != 0 and "imagee" in proc.stderr
+
+
+def test_create_generators_send_protobuf(kubectl: Kubectl) -> None:
+    assert "namespace/gen created" in kubectl.out("create", "namespace", "gen")
+    assert "configmap/cfg created" in kubectl.out("create", "configmap", "cfg", "--from-literal=a=b", "-n", "gen")
+    assert "secret/sec created" in kubectl.out("create", "secret", "generic", "sec", "--from-literal=a=b")
+    assert "serviceaccount/robot created" in kubectl.out("create", "serviceaccount", "robot")
+    assert "deployment.apps/web created" in kubectl.out("create", "deployment", "web", "--image", "nginx",
+                                                        "--replicas", "2", "--port", "80")
+    assert "service/web created" in kubectl.out("create", "service", "nodeport", "web", "--tcp=80:8080")
+    assert kubectl.json("get", "cm", "cfg", "-n", "gen")["data"] == {"a": "b"}
+    assert kubectl.json("get", "secret", "sec")["data"] == {"a": "Yg=="}
+    dep = kubectl.json("get", "deploy", "web")
+    assert dep["spec"]["replicas"] == 2 and dep["spec"]["selector"] == {"matchLabels": {"app": "web"}}
+    container = dep["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"] == "nginx" and container["ports"] == [{"containerPort": 80, "protocol": "TCP"}]
+    svc = kubectl.json("get", "svc", "web")
+    assert svc["spec"]["type"] == "NodePort" and svc["spec"]["ports"][0]["targetPort"] == 8080
