@@ -24,6 +24,8 @@ from tests.integration.storage.conftest import Store
 async def take(events: AsyncIterator[WatchEvent], n: int, timeout: float = 20.0) -> list[WatchEvent]:
     """The next `n` events of a watch (fails on a timeout: an event went missing)."""
     out: list[WatchEvent] = []
+    if n == 0:
+        return out
 
     async def read() -> None:
         async for event in events:
@@ -242,10 +244,14 @@ async def test_watch_from_zero_starts_after_now(store: Store) -> None:
     await db.create(prefix + "old", b"old")
     watch = db.watch(prefix, 0)
     first = asyncio.ensure_future(anext(watch))
-    await asyncio.sleep(0.3)  # the watch is established before the next write
-    rev = await db.create(prefix + "new", b"new")
+    written = []
+    while not first.done() and len(written) < 200:  # write until the watch, once set up, sees one
+        written.append(await db.create(f"{prefix}new-{len(written)}", b"new"))
+        await asyncio.wait([first], timeout=0.05)
     event = await asyncio.wait_for(first, 10)
-    assert (event.kv.key, event.revision) == (prefix + "new", rev)
+    assert event.kv.key.startswith(prefix + "new-") and event.revision in written
+    later = await take(watch, len(written) - written.index(event.revision) - 1)
+    assert [e.revision for e in later] == written[written.index(event.revision) + 1:]
     await watch.aclose()
 
 
