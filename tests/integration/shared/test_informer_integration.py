@@ -207,3 +207,22 @@ async def test_informer_rewatches_after_restart_without_changes(apiserver_proces
             assert set(mirror.state) == {"a", "b"} and mirror.errors == []
         finally:
             await factory.stop()
+
+
+async def test_bookmarks_move_the_informer_past_changes_it_does_not_see(apiserver_factory) -> None:
+    server = apiserver_factory(bookmark_interval=0.2)
+    async with ApiClient.from_kubeconfig(server.kubeconfig) as client:
+        factory = SharedInformerFactory(client)
+        inf = factory.informer(CONFIGMAPS, namespace=NS, label_selector="test=informer")
+        factory.start()
+        try:
+            assert await factory.wait_for_cache_sync(timeout=30)
+            listed = int(inf.last_sync_resource_version())
+            other = cm("unrelated")
+            other["metadata"]["labels"] = {"test": "other"}
+            created = await client.create(CONFIGMAPS, other)
+            rv = int(created["metadata"]["resourceVersion"])
+            await eventually(lambda: int(inf.last_sync_resource_version()) >= rv, timeout=10)
+            assert rv > listed and inf.lister.list() == []
+        finally:
+            await factory.stop()
