@@ -35,6 +35,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
           "seconds without a Lease renewal before a node is marked Unknown")
     _flag(p, "--node-startup-grace-period", "KUBEMU_NODE_STARTUP_GRACE_PERIOD", d.node_startup_grace_period, float,
           "seconds a new node may take to post its first status")
+    _flag(p, "--node-eviction-rate", "KUBEMU_NODE_EVICTION_RATE", d.node_eviction_rate, float,
+          "nodes per second whose pods may be evicted (NoExecute taint) in a healthy zone")
+    _flag(p, "--secondary-node-eviction-rate", "KUBEMU_SECONDARY_NODE_EVICTION_RATE", d.secondary_node_eviction_rate,
+          float, "the same in a partially disrupted zone larger than --large-cluster-size-threshold")
+    _flag(p, "--unhealthy-zone-threshold", "KUBEMU_UNHEALTHY_ZONE_THRESHOLD", d.unhealthy_zone_threshold, float,
+          "fraction of not-ready nodes (at least 3) that makes a zone partially disrupted")
+    _flag(p, "--large-cluster-size-threshold", "KUBEMU_LARGE_CLUSTER_SIZE_THRESHOLD", d.large_cluster_size_threshold,
+          int, "zones larger than this keep evicting at the secondary rate when partially disrupted")
     _flag(p, "--allocate-node-cidrs", "KUBEMU_ALLOCATE_NODE_CIDRS", d.allocate_node_cidrs, _bool,
           "give each node a spec.podCIDR from --cluster-cidr")
     _flag(p, "--cluster-cidr", "KUBEMU_CLUSTER_CIDR", d.cluster_cidr, str, "CIDR of all pods")

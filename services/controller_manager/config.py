@@ -14,6 +14,10 @@ class ControllerManagerConfig:
     node_monitor_period: float = 5.0
     node_monitor_grace_period: float = 40.0
     node_startup_grace_period: float = 60.0
+    node_eviction_rate: float = 0.1
+    secondary_node_eviction_rate: float = 0.01
+    unhealthy_zone_threshold: float = 0.55
+    large_cluster_size_threshold: int = 50
     # node IPAM
     allocate_node_cidrs: bool = True
     cluster_cidr: str = "127.244.0.0/16"

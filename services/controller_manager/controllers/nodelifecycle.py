@@ -12,7 +12,13 @@ Guarantees, for each node:
 - taints follow the Ready condition: Unknown → node.kubernetes.io/unreachable (NoExecute and
   NoSchedule), False → node.kubernetes.io/not-ready (both), True → neither; plus the NoSchedule
   taints for unschedulable and the pressure conditions. Taints of others are kept; each of ours
-  keeps its timeAdded while it stays. The taint-eviction controller acts on the NoExecute ones.
+  keeps its timeAdded while it stays. The taint-eviction controller acts on the NoExecute ones;
+- adding NoExecute taints is rate limited per zone (topology.kubernetes.io/region+zone), as
+  Kubernetes' zone tainters: `--node-eviction-rate` (0.1 nodes/s, burst 1) in a Normal zone;
+  in a PartialDisruption zone (> 2 and ≥ `--unhealthy-zone-threshold` of its nodes not Ready)
+  `--secondary-node-eviction-rate` if the zone is larger than `--large-cluster-size-threshold`,
+  else none; and when every zone is fully disrupted (no Ready node at all — more likely the
+  controller is cut off than every node dead) no node gets or keeps a NoExecute taint.
 """
 
 from __future__ import annotations
@@ -45,6 +51,50 @@ CONDITION_TAINTS = {
 }
 MANAGED_TAINT_KEYS = {UNREACHABLE, NOT_READY, UNSCHEDULABLE, *CONDITION_TAINTS.values()}
 UNKNOWN_CONDITIONS = ("Ready", "MemoryPressure", "DiskPressure", "PIDPressure")
+
+
+NORMAL, PARTIAL_DISRUPTION, FULL_DISRUPTION = "Normal", "PartialDisruption", "FullDisruption"
+
+
+@dataclass
+class TokenBucket:
+    """flowcontrol.NewTokenBucketRateLimiter(qps, burst): `try_accept` takes a token if one is there."""
+
+    qps: float
+    burst: int = 1
+    tokens: float = 1.0
+    last: datetime | None = None
+
+    def _refill(self, now: datetime) -> None:
+        if self.last is not None:
+            self.tokens = min(self.burst, self.tokens + (now - self.last).total_seconds() * self.qps)
+        self.last = now
+
+    def try_accept(self, now: datetime) -> bool:
+        if self.qps <= 0:
+            return False
+        self._refill(now)
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+    def wait_seconds(self) -> float:
+        return (1 - self.tokens) / self.qps if self.qps > 0 else 1.0
+
+
+def zone_of(node: dict) -> str:
+    labels = meta(node).get("labels") or {}
+    return f"{labels.get('topology.kubernetes.io/region', '')}:{labels.get('topology.kubernetes.io/zone', '')}"
+
+
+def zone_state(ready: int, not_ready: int, unhealthy_threshold: float) -> str:
+    """ComputeZoneState."""
+    if ready == 0 and not_ready > 0:
+        return FULL_DISRUPTION
+    if not_ready > 2 and not_ready / (ready + not_ready) >= unhealthy_threshold:
+        return PARTIAL_DISRUPTION
+    return NORMAL
 
 
 @dataclass
@@ -115,6 +165,11 @@ class NodeLifecycleController(Controller):
         self.grace = getattr(opts, "node_monitor_grace_period", 40.0)
         self.startup_grace = getattr(opts, "node_startup_grace_period", 60.0)
         self.period = getattr(opts, "node_monitor_period", 5.0)
+        self.eviction_rate = getattr(opts, "node_eviction_rate", 0.1)
+        self.secondary_eviction_rate = getattr(opts, "secondary_node_eviction_rate", 0.01)
+        self.unhealthy_threshold = getattr(opts, "unhealthy_zone_threshold", 0.55)
+        self.large_cluster = getattr(opts, "large_cluster_size_threshold", 50)
+        self.limiters: dict[str, TokenBucket] = {}
         self.recorder = ctx.recorder_factory(self.recorder_component)
         self.health: dict[str, NodeHealth] = {}
         self.node_informer = ctx.informers.informer(NODES)
@@ -187,8 +242,45 @@ class NodeLifecycleController(Controller):
         except NotFound:
             return None
 
+    def _zone_states(self, current: dict) -> dict[str, tuple[str, int]]:
+        """zone → (state, number of nodes), from the cached nodes and `current` as we just wrote it."""
+        counts: dict[str, list[int]] = {}
+        nodes = {name_of(n): n for n in self.node_informer.lister.list()}
+        nodes[name_of(current)] = current
+        for node in nodes.values():
+            ready = get_condition((node.get("status") or {}).get("conditions"), "Ready")
+            ready_ok = ready is not None and ready.get("status") == "True"
+            counts.setdefault(zone_of(node), [0, 0])[0 if ready_ok else 1] += 1
+        return {zone: (zone_state(r, n, self.unhealthy_threshold), r + n) for zone, (r, n) in counts.items()}
+
+    def _limiter(self, zone: str, state: str, size: int) -> TokenBucket:
+        qps = self.eviction_rate
+        if state == PARTIAL_DISRUPTION:
+            qps = self.secondary_eviction_rate if size > self.large_cluster else 0.0
+        limiter = self.limiters.get(zone)
+        if limiter is None or limiter.qps != qps:
+            limiter = self.limiters[zone] = TokenBucket(qps=qps)
+        return limiter
+
+    def _allowed_taints(self, node: dict, wanted: set[tuple[str, str]], now: datetime) -> set[tuple[str, str]]:
+        """`wanted`, minus NoExecute taints the zone's eviction limiter does not allow (yet)."""
+        current = {(t.get("key"), t.get("effect")) for t in (node.get("spec") or {}).get("taints") or []}
+        new_no_execute = {t for t in wanted - current if t[1] == "NoExecute"}
+        states = self._zone_states(node)
+        if states and all(state == FULL_DISRUPTION for state, _ in states.values()):
+            return {t for t in wanted if t[1] != "NoExecute"}
+        if not new_no_execute:
+            return wanted
+        state, size = states.get(zone_of(node), (NORMAL, 1))
+        limiter = self._limiter(zone_of(node), state, size)
+        if limiter.try_accept(now):
+            return wanted
+        self.queue.add_after(name_of(node), limiter.wait_seconds())
+        return (wanted - new_no_execute) | {t for t in current if t[1] == "NoExecute" and t[0] in MANAGED_TAINT_KEYS}
+
     async def _sync_taints(self, node: dict, now: datetime) -> None:
-        taints = reconcile_taints((node.get("spec") or {}).get("taints") or [], desired_taints(node), now)
+        wanted = self._allowed_taints(node, desired_taints(node), now)
+        taints = reconcile_taints((node.get("spec") or {}).get("taints") or [], wanted, now)
         if taints is None:
             return
         log.info("node.taints_updated", taints=[f"{t['key']}:{t['effect']}" for t in taints])

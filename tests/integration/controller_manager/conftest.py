@@ -16,7 +16,7 @@ from tests.integration.controller_manager.nodes import FakeNodes
 
 
 def fast_config(**overrides: Any) -> ControllerManagerConfig:
-    base = dict(leader_elect=False, node_monitor_period=0.3, node_monitor_grace_period=2.0,
+    base = dict(leader_elect=False, node_monitor_period=0.3, node_monitor_grace_period=2.0, node_eviction_rate=100.0,
                 node_startup_grace_period=5.0)
     base.update(overrides)
     return ControllerManagerConfig(**base)

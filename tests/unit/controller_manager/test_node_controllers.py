@@ -10,7 +10,7 @@ from shared.resources import LEASES, NODES, PODS
 
 from services.controller_manager.config import ControllerManagerConfig
 from services.controller_manager.controllers.nodeipam import CidrSet, NodeIpamController
-from services.controller_manager.controllers.nodelifecycle import NodeLifecycleController, desired_taints
+from services.controller_manager.controllers.nodelifecycle import NodeLifecycleController, desired_taints, zone_state
 from services.controller_manager.controllers.tainteviction import TaintEvictionController, eviction_due
 from tests.unit.controller_manager.builders import pod
 from tests.unit.controller_manager.fakes import NOW
@@ -66,6 +66,7 @@ async def test_node_with_a_fresh_lease_stays_ready(cluster):
 
 async def test_stopped_lease_marks_node_unknown_taints_it_and_pods_not_ready(cluster):
     cluster.add(NODES, node())
+    cluster.add(NODES, node("node-2"))
     cluster.add(LEASES, lease())
     cluster.add(PODS, pod("web-1", node="node-1"))
     cluster.add(PODS, pod("elsewhere", node="node-2"))
@@ -132,6 +133,64 @@ async def test_node_that_never_posted_status_after_startup_grace(cluster):
     status = cluster.client.calls_of("update", "nodes")[0]
     ready = next(c for c in status.body["status"]["conditions"] if c["type"] == "Ready")
     assert (ready["reason"], ready["message"]) == ("NodeStatusNeverUpdated", "Kubelet never posted node status.")
+
+
+async def dead(cluster, names: list[str], *, healthy: list[str] = (), opts=OPTS) -> NodeLifecycleController:
+    """`names` stop renewing their leases; returns the controller after the grace period passed."""
+    for name in [*names, *healthy]:
+        cluster.add(NODES, node(name))
+    nlc = NodeLifecycleController(cluster.ctx(opts))
+    for name in names:
+        await nlc.sync(name)
+    cluster.now = NOW + timedelta(seconds=41)
+    return nlc
+
+
+def refresh(cluster) -> None:
+    """The informer catches up with the server."""
+    for (plural, _, name), obj in cluster.client.store.items():
+        if plural == "nodes":
+            cluster.cache(NODES).objects[("", name)] = obj
+
+
+def no_execute_taints(cluster) -> dict[str, list]:
+    out = {}
+    for call in cluster.client.calls_of("update", "nodes"):
+        if call.kwargs["subresource"] is None:
+            out[call.name] = [t["key"] for t in call.body["spec"]["taints"] if t["effect"] == "NoExecute"]
+    return out
+
+
+async def test_when_every_node_is_down_nothing_is_evicted(cluster):
+    nlc = await dead(cluster, ["node-1", "node-2"])
+    await nlc.sync("node-1")  # node-2 still looks Ready: node-1 is tainted
+    for name in ("node-2", "node-1"):
+        refresh(cluster)
+        await nlc.sync(name)
+    # once both are seen down (full disruption), neither keeps a NoExecute taint; NoSchedule stays
+    assert no_execute_taints(cluster) == {"node-1": [], "node-2": []}
+    node1 = cluster.client.store[("nodes", "", "node-1")]
+    assert [t["key"] for t in node1["spec"]["taints"]] == ["node.kubernetes.io/unreachable"]
+
+
+async def test_no_execute_tainting_is_rate_limited_per_zone(cluster):
+    opts = ControllerManagerConfig(node_eviction_rate=0.1)
+    nlc = await dead(cluster, ["node-1", "node-2"], healthy=["node-3", "node-4"], opts=opts)
+    await nlc.sync("node-1")
+    await nlc.sync("node-2")
+    assert no_execute_taints(cluster) == {"node-1": ["node.kubernetes.io/unreachable"], "node-2": []}
+    assert nlc.queue.waiting >= 1
+    cluster.now = NOW + timedelta(seconds=52)  # 0.1 nodes/s: the next token after 10 s
+    refresh(cluster)
+    await nlc.sync("node-2")
+    assert no_execute_taints(cluster)["node-2"] == ["node.kubernetes.io/unreachable"]
+
+
+@pytest.mark.parametrize(("ready", "not_ready", "expected"), [
+    (3, 0, "Normal"), (0, 1, "FullDisruption"), (1, 2, "Normal"), (2, 3, "PartialDisruption"), (5, 3, "Normal"),
+])
+def test_zone_state(ready, not_ready, expected):
+    assert zone_state(ready, not_ready, 0.55) == expected
 
 
 # --- taint eviction ---
