@@ -442,6 +442,10 @@ _SCALARS = {
                "x-kubernetes-int-or-string": True},
 }
 
+# Status written by other components (kubelet, controllers) may carry fields newer than this table;
+# a full object read back and sent again (kubectl edit/replace) must not fail strict validation.
+_OPEN_TYPES = {CORE + "PodStatus", APPS + "DeploymentStatus", APPS + "ReplicaSetStatus", CORE + "NamespaceStatus"}
+
 _SCHEMA_PREFIX = {"": CORE, "apps": APPS, "discovery.k8s.io": DISCOVERY, "coordination.k8s.io": COORD}
 
 
@@ -506,6 +510,8 @@ def _component(name: str, gvk: Obj | None) -> Obj:
         schema["required"] = list(required)
     if gvk is not None:
         schema["x-kubernetes-group-version-kind"] = [gvk]
+    if name in _OPEN_TYPES:
+        schema["x-kubernetes-preserve-unknown-fields"] = True
     return schema
 
 
@@ -680,7 +686,8 @@ def _walk(value: Any, typ: str, path: str, out: list[str]) -> None:
             continue
         child = f"{path}.{key}" if path else key
         if key not in fields:
-            out.append(child)
+            if typ not in _OPEN_TYPES:
+                out.append(child)
         else:
             _walk(item, fields[key][0], child, out)
 

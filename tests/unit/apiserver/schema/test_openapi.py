@@ -91,6 +91,8 @@ UNKNOWN_CASES = [
      ["spec.ports[0].targetport"]),
     ("configmaps", {"data": {"a": "b"}, "dta": {}}, ["dta"]),
     ("nodes", {"status": {"anything": 1}}, []),
+    ("pods", {"status": {"phase": "Running", "observedGeneration": 2}}, []),
+    ("deployments", {"status": {"replicas": 1, "newerField": 1}}, []),
 ]
 
 
