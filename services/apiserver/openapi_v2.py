@@ -55,6 +55,8 @@ def _definition(name: str, gvk: Obj | None) -> Obj:
         schema["required"] = list(required)
     if gvk is not None:
         schema["x-kubernetes-group-version-kind"] = [gvk]
+    if name in openapi._OPEN_TYPES:
+        schema["x-kubernetes-preserve-unknown-fields"] = True
     return schema
 
 
