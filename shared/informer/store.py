@@ -8,8 +8,9 @@ Guarantees (client-go's ThreadSafeStore + Indexer + listers):
   with `copy.deepcopy` before changing one), which keeps reads cheap.
 - `Lister.list(namespace, label_selector)` uses the namespace index, then filters by labels
   (selector: string, matchLabels dict or LabelSelector object; see selectors.py).
-- Everything runs on the event loop's thread and never awaits, so no reader sees a half-applied
-  change.
+- Changes run on the event loop's thread and never await, so no reader on the loop sees a
+  half-applied change. Reads (`get`, `items`, `by_index`) copy with single C-level calls, so a
+  reader on another thread (a runtime worker) gets a consistent-enough snapshot and no error.
 - `DeletedFinalStateUnknown` is what a delete handler receives when the object was deleted while
   the watch was down: the last state the cache knew, which may be stale.
 """
@@ -96,8 +97,9 @@ class Store:
     def by_index(self, index: str, value: str) -> list[Obj]:
         if index not in self._indices:
             raise KeyError(f"no index named {index!r}")
-        keys = self._indices[index].get(value, ())
-        return [self._items[k] for k in keys]
+        keys = list(self._indices[index].get(value, ()))  # one C-level copy: safe to read from a thread
+        items = self._items
+        return [obj for obj in map(items.get, keys) if obj is not None]
 
     def index_values(self, index: str) -> list[str]:
         return list(self._indices[index])
