@@ -208,8 +208,9 @@ class DeploymentController(Controller):
         if annotations_updated or (rs["spec"].get("minReadySeconds") or 0) != min_ready:
             rs["spec"]["minReadySeconds"] = min_ready
             return await self.client.update(REPLICASETS, rs, namespace=meta(rs)["namespace"])
-        needs_update = self._set_deployment_revision(d, (meta(rs).get("annotations") or {}).get(du.REVISION_ANNOTATION, ""))
-        if du.progress_deadline(d) is not None and get_condition((d.get("status") or {}).get("conditions"), "Progressing") is None:
+        needs_update = self._set_deployment_revision(d, du.annotation(rs, du.REVISION_ANNOTATION))
+        progressing = get_condition((d.get("status") or {}).get("conditions"), "Progressing")
+        if du.progress_deadline(d) is not None and progressing is None:
             du.set_condition(d.setdefault("status", {}), du.new_condition(
                 "Progressing", "True", du.FOUND_NEW_RS_REASON, f'Found new replica set "{name_of(rs)}"', self.now()))
             needs_update = True

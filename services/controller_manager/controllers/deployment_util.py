@@ -173,6 +173,10 @@ def sort_by_creation(rss: list[dict], *, reverse: bool = False) -> list[dict]:
     return sorted(rss, key=_created, reverse=reverse)
 
 
+def annotation(obj: Mapping, key: str) -> str:
+    return (meta(obj).get("annotations") or {}).get(key, "")
+
+
 def revision_of(rs: Mapping) -> int:
     try:
         return int((meta(rs).get("annotations") or {}).get(REVISION_ANNOTATION, 0))

@@ -25,7 +25,14 @@ from services.controller_manager.controllers.endpoints_util import (
     should_pod_be_in_endpoints,
     target_ref,
 )
-from services.controller_manager.objects import is_being_deleted, is_pod_ready, key_of, meta, split_key, unwrap_tombstone
+from services.controller_manager.objects import (
+    is_being_deleted,
+    is_pod_ready,
+    key_of,
+    meta,
+    split_key,
+    unwrap_tombstone,
+)
 
 log = get_logger()
 
@@ -91,7 +98,8 @@ class EndpointsController(Controller):
             self.enqueue(item)
 
     def _services_for(self, pod: dict) -> list[dict]:
-        return [s for s in self.svc_informer.lister.list(namespace=meta(pod).get("namespace")) if service_selects(s, pod)]
+        services = self.svc_informer.lister.list(namespace=meta(pod).get("namespace"))
+        return [s for s in services if service_selects(s, pod)]
 
     def _on_pod(self, pod: dict) -> None:
         for svc in self._services_for(pod):
@@ -136,7 +144,8 @@ class EndpointsController(Controller):
         body["metadata"]["labels"] = labels
         body["subsets"] = subsets
         await self.client.update(ENDPOINTS, body, namespace=namespace)
-        log.info("endpoints.updated", ready=_count(subsets, "addresses"), not_ready=_count(subsets, "notReadyAddresses"))
+        log.info("endpoints.updated", ready=_count(subsets, "addresses"),
+                 not_ready=_count(subsets, "notReadyAddresses"))
 
     async def _delete_endpoints(self, namespace: str, name: str) -> None:
         if self.ep_informer.lister.get(name, namespace) is None:

@@ -164,7 +164,8 @@ class EndpointSliceController(Controller):
             self.enqueue(svc)
 
     def _services_for(self, pod: dict) -> list[dict]:
-        return [s for s in self.svc_informer.lister.list(namespace=meta(pod).get("namespace")) if service_selects(s, pod)]
+        services = self.svc_informer.lister.list(namespace=meta(pod).get("namespace"))
+        return [s for s in services if service_selects(s, pod)]
 
     def _on_pod(self, pod: dict) -> None:
         for svc in self._services_for(pod):

@@ -51,7 +51,8 @@ class CidrSet:
             return None
         if net.prefixlen != self.mask or not net.subnet_of(self.network):
             return None
-        return (int(net.network_address) - int(self.network.network_address)) >> (self.network.max_prefixlen - self.mask)
+        offset = int(net.network_address) - int(self.network.network_address)
+        return offset >> (self.network.max_prefixlen - self.mask)
 
     def occupy(self, node: str, cidr: str) -> bool:
         idx = self.index(cidr)
