@@ -20,7 +20,9 @@ Guarantees (the same as k8s.io/client-go/util/workqueue):
   handed out has been `done`.
 - Prometheus metrics, labelled by the queue's `name`: `workqueue_depth`, `workqueue_adds_total`,
   `workqueue_queue_duration_seconds`, `workqueue_work_duration_seconds`,
-  `workqueue_retries_total` (registered once per process; queues sharing a name share series).
+  `workqueue_retries_total`, and, computed when scraped, `workqueue_unfinished_work_seconds` and
+  `workqueue_longest_running_processor_seconds` (registered once per process in
+  prometheus-client's default registry; queues sharing a name share series).
 
 All methods must be called from the event loop's thread; only `get` and `shutdown_with_drain` wait.
 A queue may be created before the event loop runs.
@@ -32,10 +34,12 @@ import asyncio
 import heapq
 import itertools
 import time
+import weakref
 from collections import deque
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterator
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily
 
 # client-go's buckets: 10 ns to 10 s, by powers of ten.
 _BUCKETS = tuple(1e-8 * 10**i for i in range(10))
@@ -53,6 +57,35 @@ WORK_DURATION = Histogram(
     ["name"], buckets=_BUCKETS,
 )
 RETRIES = Counter("workqueue_retries", "Total number of retries handled by workqueue", ["name"])
+
+_LIVE_QUEUES: weakref.WeakSet[WorkQueue] = weakref.WeakSet()
+
+
+class _InFlightCollector:
+    """client-go's two in-flight gauges, computed when scraped from the queues alive now."""
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        unfinished = GaugeMetricFamily(
+            "workqueue_unfinished_work_seconds",
+            "How many seconds of work has been done that is in progress and hasn't been observed by "
+            "work_duration. Large values indicate stuck threads.", labels=["name"])
+        longest = GaugeMetricFamily(
+            "workqueue_longest_running_processor_seconds",
+            "How many seconds has the longest running processor for workqueue been running.", labels=["name"])
+        now = time.monotonic()
+        totals: dict[str, tuple[float, float]] = {}
+        for queue in list(_LIVE_QUEUES):
+            ages = [now - t for t in list(queue._started_at.values())]
+            total, oldest = totals.get(queue.name, (0.0, 0.0))
+            totals[queue.name] = (total + sum(ages), max([oldest, *ages]))
+        for name, (total, oldest) in totals.items():
+            unfinished.add_metric([name], total)
+            longest.add_metric([name], oldest)
+        yield unfinished
+        yield longest
+
+
+REGISTRY.register(_InFlightCollector())
 
 
 class ShutDown(Exception):
@@ -77,6 +110,7 @@ class WorkQueue:
         self._m_queue = QUEUE_DURATION.labels(name)
         self._m_work = WORK_DURATION.labels(name)
         self._m_retries = RETRIES.labels(name)
+        _LIVE_QUEUES.add(self)
 
     def __len__(self) -> int:
         return len(self._queue)

@@ -277,3 +277,15 @@ async def test_never_two_workers_on_one_key(workers: int, nkeys: int, adds: int)
     assert overlap == []
     # Every key was processed by a sync that started after its last add: no change was lost.
     assert {k: processed_after[k] >= n for k, n in last_add.items()} == {k: True for k in last_add}
+
+
+async def test_in_flight_metrics_while_processing() -> None:
+    name = f"test-inflight-{random.random()}"
+    q = WorkQueue(name=name)
+    q.add("a")
+    await q.get()
+    await asyncio.sleep(0.02)
+    assert _sample("workqueue_longest_running_processor_seconds", name) >= 0.02
+    assert _sample("workqueue_unfinished_work_seconds", name) >= 0.02
+    q.done("a")
+    assert _sample("workqueue_longest_running_processor_seconds", name) == 0
