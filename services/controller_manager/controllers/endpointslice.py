@@ -10,7 +10,10 @@ Guarantees, for each Service with a selector:
   endpointslice-controller.k8s.io, owned by the Service (controller ownerReference);
 - a Service with no endpoints keeps one empty placeholder slice, as Kubernetes does;
 - slices are only written when they differ; stale slices (other ports, an older Service with the
-  same name) are deleted. A deleted Service's slices go with it through the garbage collector.
+  same name) are deleted. A deleted Service's slices go with it through the garbage collector;
+- a sync never acts on a cache older than its own writes (endpointSliceTracker): slices are
+  created by generateName, so acting on a cache that has not seen them yet would create twice.
+  A stale cache is an error and the key is retried with backoff.
 """
 
 from __future__ import annotations
@@ -55,6 +58,49 @@ MAX_ENDPOINTS_PER_SLICE = 100
 def _ports_key(ports: list[dict]) -> tuple:
     return tuple(sorted((p.get("name") or "", p.get("port"), p.get("protocol") or "TCP",
                          p.get("appProtocol") or "") for p in ports or []))
+
+
+class StaleInformerCache(Exception):
+    """EndpointSlice informer cache is out of date (k8s endpointslicepkg.StaleInformerCache)."""
+
+
+class SliceTracker:
+    """The slices this controller wrote, per Service, and the resourceVersion it wrote them at.
+
+    Kubernetes compares generations; kubemu's API server bumps `generation` only on spec changes,
+    so the (integer, revision-based) resourceVersion plays that part here.
+    """
+
+    DELETED = -1
+
+    def __init__(self) -> None:
+        self.expected: dict[str, dict[str, int]] = {}
+
+    def written(self, service_key: str, endpoint_slice: dict) -> None:
+        self.expected.setdefault(service_key, {})[name_of(endpoint_slice)] = _rv(endpoint_slice)
+
+    def deleted(self, service_key: str, name: str) -> None:
+        self.expected.setdefault(service_key, {})[name] = self.DELETED
+
+    def stale(self, service_key: str, slices: list[dict]) -> bool:
+        have = {name_of(s): _rv(s) for s in slices}
+        for name, rv in self.expected.get(service_key, {}).items():
+            if rv == self.DELETED:
+                if name in have:
+                    return True
+            elif have.get(name, -2) < rv:
+                return True
+        return False
+
+    def forget(self, service_key: str) -> None:
+        self.expected.pop(service_key, None)
+
+
+def _rv(obj: dict) -> int:
+    try:
+        return int(meta(obj).get("resourceVersion") or 0)
+    except ValueError:
+        return 0
 
 
 def pod_endpoint(service: dict, pod: dict) -> dict:
@@ -148,6 +194,7 @@ class EndpointSliceController(Controller):
     def __init__(self, ctx: ControllerContext, *, workers: int | None = None) -> None:
         super().__init__(ctx, workers=workers)
         self.max_per_slice = getattr(ctx.options, "max_endpoints_per_slice", MAX_ENDPOINTS_PER_SLICE)
+        self.tracker = SliceTracker()
         self.svc_informer = ctx.informers.informer(SERVICES)
         self.pod_informer = ctx.informers.informer(PODS)
         self.slice_informer = ctx.informers.informer(ENDPOINTSLICES)
@@ -203,19 +250,26 @@ class EndpointSliceController(Controller):
         namespace, name = split_key(key)
         service = self.svc_informer.lister.get(name, namespace)
         if service is None or not (service.get("spec") or {}).get("selector"):
+            self.tracker.forget(key)
             return  # deleted (its slices are garbage collected) or not ours to manage
         if is_being_deleted(service):
             return
+        existing = self._existing_slices(namespace, name)
+        if self.tracker.stale(key, existing):
+            raise StaleInformerCache("EndpointSlice informer cache is out of date")
         pods = self.pod_informer.lister.list(namespace=namespace)
-        creates, updates, deletes = plan(service, pods, self._existing_slices(namespace, name), self.max_per_slice)
+        creates, updates, deletes = plan(service, pods, existing, self.max_per_slice)
         for body in creates:
             created = await self.client.create(ENDPOINTSLICES, body, namespace=namespace)
+            self.tracker.written(key, created)
             log.info("endpointslice.created", slice=name_of(created), endpoints=len(body["endpoints"]))
         for body in updates:
-            await self.client.update(ENDPOINTSLICES, body, namespace=namespace)
+            updated = await self.client.update(ENDPOINTSLICES, body, namespace=namespace)
+            self.tracker.written(key, updated)
             log.info("endpointslice.updated", slice=name_of(body), endpoints=len(body["endpoints"]))
         for stale in deletes:
             log.info("endpointslice.deleted", slice=name_of(stale))
+            self.tracker.deleted(key, name_of(stale))
             try:
                 await self.client.delete(ENDPOINTSLICES, name_of(stale), namespace=namespace)
             except NotFound:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from shared.resources import ENDPOINTS, ENDPOINTSLICES, PODS, SERVICES
 
 from services.controller_manager.controllers.endpoints import EndpointsController
-from services.controller_manager.controllers.endpointslice import EndpointSliceController, plan
+from services.controller_manager.controllers.endpointslice import EndpointSliceController, StaleInformerCache, plan
 from tests.unit.controller_manager.builders import pod
 
 HTTP = [{"name": "http", "containerPort": 8080, "protocol": "TCP"}]
@@ -156,3 +158,19 @@ async def test_endpoints_unchanged_means_no_write(cluster):
     cluster.add(ENDPOINTS, body)
     await ec.sync("default/web")
     assert len(cluster.client.writes()) == 1
+
+
+async def test_stale_slice_cache_never_creates_twice(cluster):
+    esc = make(cluster, service(), [pod("a", ports=HTTP)])
+    await esc.sync("default/web")
+    assert len(cluster.client.calls_of("create", "endpointslices")) == 1
+    cluster.cache(PODS).objects[("default", "b")] = pod("b", ip="127.244.1.9", ports=HTTP)
+    with pytest.raises(StaleInformerCache):
+        await esc.sync("default/web")  # the informer has not seen the slice we created
+    assert len(cluster.client.calls_of("create", "endpointslices")) == 1
+    created = cluster.client.calls_of("create", "endpointslices")[0]
+    cluster.cache(ENDPOINTSLICES).objects[("default", created.name)] = \
+        cluster.client.store[("endpointslices", "default", created.name)]
+    await esc.sync("default/web")
+    [update] = cluster.client.calls_of("update", "endpointslices")
+    assert len(update.body["endpoints"]) == 2
