@@ -12,8 +12,13 @@ Guarantees:
   `$patch: replace|delete|merge`, `$setElementOrder/<field>`, `$deleteFromPrimitiveList/<field>`
   and `$retainKeys`. Unknown kinds merge maps and replace lists.
 - `apply_patch` is a simple server-side apply: the applied configuration is merged into the live
-  object (strategic rules), fields this manager applied before and no longer applies are removed,
-  and `metadata.managedFields` records the manager's fields in FieldsV1 form.
+  object (strategic rules), fields this manager applied before and no longer applies (and no other
+  manager owns) are removed, and `metadata.managedFields` records the manager's fields in FieldsV1
+  form. With `force=False`, setting a field another manager owns to a different value raises
+  `ApplyConflict` (409, Kubernetes' "Apply failed with 1 conflict: ..." and FieldManagerConflict
+  causes); `force=True` takes such fields over.
+- `record_update` records a non-apply write (create, update, patch) in managedFields, as
+  kube-apiserver does: the manager (`kubectl-edit`, `kubectl-scale`...) owns the fields it changed.
 """
 
 from __future__ import annotations
@@ -506,24 +511,181 @@ def _remove_unapplied_items(items: list, old: dict, new: dict, meta: FieldMeta) 
     return keep
 
 
+# ---- managed fields as sets of leaf paths ------------------------------------------------------
+
+Path = tuple[str, ...]
+
+
+class ApplyConflict(PatchError):
+    """An apply that would change fields another manager owns (409 unless force=true)."""
+
+    def __init__(self, conflicts: list[tuple[str, str, str]]) -> None:
+        self.conflicts = conflicts  # (manager, apiVersion, path like .spec.replicas)
+        super().__init__(apply_conflict_message(conflicts), 409)
+
+    def causes(self) -> list[dict[str, str]]:
+        return [{"reason": "FieldManagerConflict", "message": f'conflict with "{m}" using {v}', "field": p}
+                for m, v, p in self.conflicts]
+
+
+def apply_conflict_message(conflicts: list[tuple[str, str, str]]) -> str:
+    """kube-apiserver's text: `Apply failed with 1 conflict: conflict with "m" using apps/v1: .spec.replicas`."""
+    if len(conflicts) == 1:
+        m, v, p = conflicts[0]
+        return f'Apply failed with 1 conflict: conflict with "{m}" using {v}: {p}'
+    lines: list[str] = []
+    for manager in sorted({(m, v) for m, v, _ in conflicts}):
+        lines.append(f'conflicts with "{manager[0]}" using {manager[1]}:')
+        lines += [f"- {p}" for m, v, p in conflicts if (m, v) == manager]
+    return f"Apply failed with {len(conflicts)} conflicts: " + "\n".join(lines)
+
+
+def leaf_paths(fields: dict, prefix: Path = ()) -> set[Path]:
+    """The members of a FieldsV1 set: nodes marked "." and leaves."""
+    out: set[Path] = set()
+    for key, children in fields.items():
+        if key == ".":
+            out.add(prefix)
+        elif not children:
+            out.add(prefix + (key,))
+        else:
+            out |= leaf_paths(children, prefix + (key,))
+    return out
+
+
+def fields_from_paths(paths: set[Path]) -> dict:
+    """The FieldsV1 nested form of a set of paths (inverse of `leaf_paths`)."""
+    root: dict = {}
+    for path in sorted(paths):
+        node = root
+        for part in path:
+            node = node.setdefault(part, {})
+        if path and any(p[:len(path)] == path and len(p) > len(path) for p in paths):
+            node["."] = {}
+    return root
+
+
+_MISSING = object()
+
+
+def value_at(obj: Any, path: Path) -> Any:
+    """The value a FieldsV1 path names in `obj` (`_MISSING` when absent)."""
+    cur = obj
+    for part in path:
+        if part.startswith("f:") and isinstance(cur, dict):
+            cur = cur.get(part[2:], _MISSING)
+        elif part.startswith("k:") and isinstance(cur, list):
+            want = json.loads(part[2:])
+            cur = next((i for i in cur if isinstance(i, dict) and all(i.get(k) == v for k, v in want.items())),
+                       _MISSING)
+        elif part.startswith("v:") and isinstance(cur, list):
+            cur = json.loads(part[2:]) if json.loads(part[2:]) in cur else _MISSING
+        else:
+            return _MISSING
+        if cur is _MISSING:
+            return _MISSING
+    return cur
+
+
+def path_string(path: Path) -> str:
+    """structured-merge-diff's text for a path: `.spec.template.spec.containers[name="web"].image`."""
+    out = ""
+    for part in path:
+        if part.startswith("f:"):
+            out += "." + part[2:]
+        elif part.startswith("k:"):
+            keys = json.loads(part[2:])
+            out += "[" + ",".join(f"{k}={json.dumps(v)}" for k, v in keys.items()) + "]"
+        elif part.startswith("v:"):
+            out += f"[={part[2:]}]"
+    return out
+
+
+def _entries(obj: Obj | None) -> list[Obj]:
+    return list(((obj or {}).get("metadata") or {}).get("managedFields") or [])
+
+
+def _with_entry(entries: list[Obj], entry: Obj) -> list[Obj]:
+    key = (entry["manager"], entry["operation"])
+    kept = [e for e in entries if (e.get("manager"), e.get("operation")) != key]
+    return kept + [entry] if entry["fieldsV1"] else kept
+
+
+def _drop_paths(entries: list[Obj], paths: set[Path], *, keep: tuple[str, str]) -> list[Obj]:
+    """Other managers lose ownership of `paths`; entries left owning nothing disappear."""
+    out = []
+    for entry in entries:
+        if (entry.get("manager"), entry.get("operation")) == keep or not paths:
+            out.append(entry)
+            continue
+        owned = leaf_paths(entry.get("fieldsV1") or {}) - paths
+        if owned:
+            out.append({**entry, "fieldsV1": fields_from_paths(owned)})
+    return out
+
+
+def _conflicts(entries: list[Obj], manager: str, applied: Obj, live: Obj, paths: set[Path]
+               ) -> list[tuple[str, str, str]]:
+    conflicts = []
+    for entry in entries:
+        if entry.get("manager") == manager and entry.get("operation") == "Apply":
+            continue
+        for path in sorted(leaf_paths(entry.get("fieldsV1") or {}) & paths):
+            live_value = value_at(live, path)
+            if isinstance(live_value, (dict, list)) or live_value is _MISSING:
+                continue  # a map's or list item's own membership: values are compared at the leaves
+            if value_at(applied, path) != live_value:
+                conflicts.append((entry.get("manager", ""), entry.get("apiVersion", ""), path_string(path)))
+    return conflicts
+
+
+def record_update(old: Obj | None, new: Obj, kind: str, *, manager: str, api_version: str, now: str,
+                  operation: str = "Update") -> Obj:
+    """Record in `new`'s managedFields that `manager` set the fields it changed (create, update,
+    non-apply patch), taking them from other managers, as kube-apiserver does for every write."""
+    new_paths, old_paths = leaf_paths(fields_v1(new, kind)), leaf_paths(fields_v1(old or {}, kind))
+    changed = {p for p in new_paths if p not in old_paths or value_at(new, p) != value_at(old or {}, p)}
+    gone = old_paths - new_paths
+    entries = _drop_paths(_entries(new) or _entries(old), changed | gone, keep=(manager, operation))
+    mine = next((e for e in entries if (e.get("manager"), e.get("operation")) == (manager, operation)), None)
+    owned = (leaf_paths(mine.get("fieldsV1") or {}) if mine else set()) - gone | changed
+    if not changed and mine is None:
+        new.setdefault("metadata", {})["managedFields"] = entries
+        return new
+    entry = {"manager": manager, "operation": operation, "apiVersion": api_version, "time": now,
+             "fieldsType": "FieldsV1", "fieldsV1": fields_from_paths(owned)}
+    new.setdefault("metadata", {})["managedFields"] = _with_entry(entries, entry)
+    return new
+
+
 def apply_patch(live: Obj | None, applied: Obj, kind: str, *, manager: str, api_version: str,
-                now: str) -> Obj:
+                now: str, force: bool | None = None) -> Obj:
     """Server-side apply of `applied` (already parsed from YAML/JSON) onto `live` (None: create).
 
-    Returns the new object with `metadata.managedFields` updated for `manager`. Conflicts with
-    other managers are not detected (Kubernetes would answer 409 without force=true)."""
+    Returns the new object with `metadata.managedFields` updated for `manager`. With `force`
+    False, a field another manager owns and `applied` sets to a different value raises
+    `ApplyConflict` (409); with True the manager takes it over; None skips the check (for callers
+    that do not record other managers' fields). A field this manager applied before and no longer
+    applies is removed unless another manager owns it too."""
     if not isinstance(applied, dict):
         raise PatchError("an apply patch must be an object", 400)
     base = copy.deepcopy(live) if live else {}
-    entries = list((base.get("metadata") or {}).get("managedFields") or [])
-    previous = next((e for e in entries if e.get("manager") == manager and e.get("operation") == "Apply"),
-                    None)
+    entries = _entries(base)
+    previous = next((e for e in entries if e.get("manager") == manager and e.get("operation") == "Apply"), None)
     new_fields = fields_v1(applied, kind)
+    new_paths = leaf_paths(new_fields)
+    if force is False:
+        conflicts = _conflicts(entries, manager, applied, base, new_paths)
+        if conflicts:
+            raise ApplyConflict(conflicts)
     merged = strategic_merge_patch(base, _strip(applied), kind)
     if previous is not None:
-        _remove_unapplied(merged, previous.get("fieldsV1") or {}, new_fields, kind_schema(kind))
+        others = set().union(*[leaf_paths(e.get("fieldsV1") or {}) for e in entries if e is not previous])
+        old_fields = fields_from_paths(leaf_paths(previous.get("fieldsV1") or {}) - others)
+        _remove_unapplied(merged, old_fields, new_fields, kind_schema(kind))
+    if force:
+        entries = _drop_paths(entries, new_paths, keep=(manager, "Apply"))
     entry = {"manager": manager, "operation": "Apply", "apiVersion": api_version, "time": now,
              "fieldsType": "FieldsV1", "fieldsV1": new_fields}
-    entries = [e for e in entries if e is not previous] + [entry]
-    merged.setdefault("metadata", {})["managedFields"] = entries
+    merged.setdefault("metadata", {})["managedFields"] = _with_entry(entries, entry)
     return merged

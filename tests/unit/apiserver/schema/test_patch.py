@@ -7,7 +7,11 @@ import copy
 import pytest
 
 from services.apiserver.patch import (
+    ApplyConflict,
     PatchError,
+    leaf_paths,
+    path_string,
+    record_update,
     apply_patch,
     fields_v1,
     json_merge_patch,
@@ -234,3 +238,60 @@ def test_apply_removes_only_the_managers_fields() -> None:
     out = apply_patch(out, {**applied, "metadata": {"name": "c"}, "data": {}}, "ConfigMap", manager="m",
                       api_version="v1", now="T")
     assert "data" not in out or out["data"] == {}
+
+
+def _deploy(replicas: int, image: str = "nginx:1") -> dict:
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "labels": {"app": "web"}},
+            "spec": {"replicas": replicas, "template": {"spec": {"containers": [{"name": "web", "image": image}]}}}}
+
+
+def _managers(obj: dict) -> list[tuple[str, str]]:
+    return [(e["manager"], e["operation"]) for e in obj["metadata"]["managedFields"]]
+
+
+def test_record_update_takes_changed_fields_from_other_managers() -> None:
+    live = apply_patch(None, _deploy(2), "Deployment", manager="kubectl", api_version="apps/v1", now="T", force=False)
+    scaled = copy.deepcopy(live)
+    scaled["spec"]["replicas"] = 5
+    scaled = record_update(live, scaled, "Deployment", manager="kubectl-scale", api_version="apps/v1", now="T2")
+    assert _managers(scaled) == [("kubectl", "Apply"), ("kubectl-scale", "Update")]
+    entries = {e["manager"]: leaf_paths(e["fieldsV1"]) for e in scaled["metadata"]["managedFields"]}
+    assert ("f:spec", "f:replicas") in entries["kubectl-scale"]
+    assert ("f:spec", "f:replicas") not in entries["kubectl"]
+    unchanged = record_update(scaled, copy.deepcopy(scaled), "Deployment", manager="x", api_version="apps/v1", now="T")
+    assert _managers(unchanged) == _managers(scaled)
+
+
+def test_apply_conflict_then_force() -> None:
+    live = apply_patch(None, _deploy(2), "Deployment", manager="kubectl", api_version="apps/v1", now="T", force=False)
+    scaled = copy.deepcopy(live)
+    scaled["spec"]["replicas"] = 5
+    scaled = record_update(live, scaled, "Deployment", manager="kubectl-scale", api_version="apps/v1", now="T")
+    with pytest.raises(ApplyConflict) as err:
+        apply_patch(scaled, _deploy(2), "Deployment", manager="kubectl", api_version="apps/v1", now="T", force=False)
+    assert err.value.code == 409
+    assert str(err.value) == ('Apply failed with 1 conflict: conflict with "kubectl-scale" using apps/v1: '
+                              ".spec.replicas")
+    assert err.value.causes() == [{"reason": "FieldManagerConflict", "field": ".spec.replicas",
+                                   "message": 'conflict with "kubectl-scale" using apps/v1'}]
+    # Same value: no conflict (shared ownership). Force: the applier takes the field over.
+    apply_patch(scaled, _deploy(5), "Deployment", manager="kubectl", api_version="apps/v1", now="T", force=False)
+    forced = apply_patch(scaled, _deploy(2), "Deployment", manager="kubectl", api_version="apps/v1", now="T", force=True)
+    assert forced["spec"]["replicas"] == 2
+    assert _managers(forced) == [("kubectl", "Apply")]  # kubectl-scale owned only replicas
+
+
+def test_conflict_messages_for_several_fields_and_paths() -> None:
+    conflict = ApplyConflict([("a", "v1", ".data.x"), ("a", "v1", ".data.y"), ("b", "v1", ".data.z")])
+    assert str(conflict) == ('Apply failed with 3 conflicts: conflicts with "a" using v1:\n- .data.x\n- .data.y\n'
+                             'conflicts with "b" using v1:\n- .data.z')
+    path = ("f:spec", "f:template", "f:spec", "f:containers", 'k:{"name":"web"}', "f:image")
+    assert path_string(path) == '.spec.template.spec.containers[name="web"].image'
+
+
+def test_apply_keeps_fields_another_manager_still_owns() -> None:
+    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"x": "1"}}
+    live = apply_patch(None, cm, "ConfigMap", manager="a", api_version="v1", now="T", force=False)
+    live = apply_patch(live, cm, "ConfigMap", manager="b", api_version="v1", now="T", force=False)  # shared
+    out = apply_patch(live, {**cm, "data": {}}, "ConfigMap", manager="a", api_version="v1", now="T", force=False)
+    assert out["data"] == {"x": "1"}  # b still applies x
