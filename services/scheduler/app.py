@@ -4,7 +4,8 @@ Guarantees:
 - Informers on pods and nodes start at once, leader or not, so a standby replica's cache and
   queue are warm; the scheduling loop starts only after they synced and, with leader election
   (the default), only while this process holds the `kube-system/kube-scheduler` Lease. Losing
-  the Lease stops the process, as kube-scheduler exits, so two replicas never both bind.
+  the Lease stops the scheduling loop at once and then the service (LeadershipLost), as
+  kube-scheduler exits, so two replicas never both bind.
 - `/readyz` is ready once the informers synced; `/metrics` serves this scheduler's metrics.
 - On shutdown the queue closes, binds in flight get a moment to finish, and events are flushed.
 """
@@ -13,17 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import random
-import socket
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 
 from shared.logging import get_logger
-from shared.service import STOP_EVENT, add_health_routes, background
+from shared.service import add_health_routes, background
 from services.scheduler.algorithm import Algorithm
 from services.scheduler.cache import SchedulerCache
 from services.scheduler.config import SchedulerConfig
@@ -50,10 +48,6 @@ class SchedulerState:
 
 
 STATE = web.AppKey("scheduler_state", SchedulerState)
-
-
-def identity() -> str:
-    return f"{socket.gethostname()}_{uuid.uuid4()}"
 
 
 def build_scheduler(config: SchedulerConfig, *, client: Any = None, recorder: Any = None,
@@ -88,7 +82,7 @@ def create_app(config: SchedulerConfig, *, client: Any) -> web.Application:
 
     async def run(app: web.Application) -> None:
         try:
-            await _run(app, state, client)
+            await _run(state, client)
         finally:
             await asyncio.shield(_close(state, recorder, client))
 
@@ -96,7 +90,7 @@ def create_app(config: SchedulerConfig, *, client: Any) -> web.Application:
     return app
 
 
-async def _run(app: web.Application, state: SchedulerState, client: Any) -> None:
+async def _run(state: SchedulerState, client: Any) -> None:
     from shared.informer import SharedInformerFactory
     from shared.resources import NODES, PODS
 
@@ -115,7 +109,7 @@ async def _run(app: web.Application, state: SchedulerState, client: Any) -> None
                  pending=sum(state.scheduler.queue.pending_pods().values()))
         loops = [asyncio.create_task(state.scheduler.queue.run(), name="scheduling-queue"),
                  asyncio.create_task(state.scheduler.cache.run_cleanup(), name="assumed-pod-cleanup")]
-        await _schedule(app, state, client)
+        await _schedule(state, client)
     finally:
         for task in loops:
             task.cancel()
@@ -124,27 +118,28 @@ async def _run(app: web.Application, state: SchedulerState, client: Any) -> None
         await factory.stop()
 
 
-async def _schedule(app: web.Application, state: SchedulerState, client: Any) -> None:
+class LeadershipLost(RuntimeError):
+    """Raised when this replica stopped leading: the service stops, as kube-scheduler exits."""
+
+
+async def _schedule(state: SchedulerState, client: Any) -> None:
     config = state.config
     if not config.leader_elect:
         await _lead(state)
         return
-    from shared.leaderelection import LeaderElectionConfig, LeaderElector
+    from shared.leaderelection import LeaderElectionConfig, LeaderElector, default_identity
 
-    def stopped_leading() -> None:
-        log.error("leaderelection.lost", lease=f"{config.leader_elect_resource_namespace}/{config.leader_elect_resource_name}")
-        stop = app.get(STOP_EVENT)
-        if stop is not None:
-            stop.set()
-        else:  # not served by run_service: nothing else would stop us
-            os._exit(1)
-
+    lease = f"{config.leader_elect_resource_namespace}/{config.leader_elect_resource_name}"
     elector = LeaderElector(client, LeaderElectionConfig(
         lease_name=config.leader_elect_resource_name, namespace=config.leader_elect_resource_namespace,
-        identity=identity(), lease_duration=config.leader_elect_lease_duration,
+        identity=default_identity(), lease_duration=config.leader_elect_lease_duration,
         renew_deadline=config.leader_elect_renew_deadline, retry_period=config.leader_elect_retry_period,
-    ), on_started_leading=lambda: _lead(state), on_stopped_leading=stopped_leading)
+    ), on_started_leading=lambda: _lead(state),
+        on_stopped_leading=lambda: log.info("scheduler.stopped_leading", lease=lease))
     await elector.run()
+    # run() returns only once leadership is lost (or the leading loop crashed). A crashed
+    # background loop stops the service (shared.service.background), which is kube-scheduler's exit.
+    raise LeadershipLost(f"leaderelection lost: {lease}")
 
 
 async def _lead(state: SchedulerState) -> None:

@@ -148,6 +148,17 @@ async def test_leader_killed_mid_run_and_the_other_replica_finishes(api_client, 
         lease_after = await api_client.get(LEASES, "kube-scheduler", namespace="kube-system")
         assert lease_after["spec"]["holderIdentity"] != lease_before["spec"]["holderIdentity"]
         assert lease_after["spec"].get("leaseTransitions", 0) >= lease_before["spec"].get("leaseTransitions", 0) + 1
+
+        # Another holder takes the Lease over: this replica must stop, as kube-scheduler exits.
+        from datetime import datetime, timezone
+
+        now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        stolen = {**lease_after, "spec": {**lease_after["spec"], "holderIdentity": "somebody-else",
+                                          "renewTime": now, "leaseDurationSeconds": 60}}
+        await api_client.update(LEASES, stolen)
+        await eventually(lambda: asyncio.to_thread(lambda: second.proc.poll() is not None), timeout=20,
+                         what="the replica that lost its lease to exit")
+        assert "leaderelection lost" in second.log()
     finally:
         first.stop()
         second.stop()
