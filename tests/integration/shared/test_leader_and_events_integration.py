@@ -49,7 +49,8 @@ async def test_two_candidates_one_leader_then_takeover(apiserver) -> None:
             killed = loop.time()
             await leader.kill()  # killed: no release, the lease must run out
             await asyncio.wait_for(other.leading.wait(), 10)
-            assert loop.time() - killed <= 2.0 + 0.5, "taken over within the lease duration (+ a retry)"
+            # the lease duration, plus one jittered retry period, plus slack for a loaded machine
+            assert loop.time() - killed <= 2.0 + 0.2 * 2.2 + 0.3, "taken over within the lease duration"
             lease = await c1.get(LEASES, "kube-scheduler", namespace="kube-system")
             assert lease["spec"]["holderIdentity"] == other.elector.config.identity
             assert lease["spec"]["leaseTransitions"] == 1

@@ -135,7 +135,8 @@ async def test_exactly_one_of_two_leads_and_the_other_takes_over(fake_api, candi
     killed_at = loop.time()
     await leader.kill()
     await asyncio.wait_for(other.leading.wait(), 5)
-    assert loop.time() - killed_at <= 1.0 + 0.5, "within the lease duration (plus a retry)"
+    # the lease duration, plus one jittered retry period, plus slack for a loaded machine
+    assert loop.time() - killed_at <= 1.0 + 0.1 * 2.2 + 0.3, "taken over within the lease duration"
     spec = lease(api)["spec"]
     assert spec["holderIdentity"] == other.elector.config.identity
     assert spec["leaseTransitions"] == 1
