@@ -71,12 +71,21 @@ class Watcher:
         self.queue: asyncio.Queue[tuple[str, CacheEvent] | None] = asyncio.Queue()
         self.error: dict | None = None  # a Status to send as an ERROR event before ending
         self.closed = False
+        # Set by the stream once the replay is written: events then go straight to the client.
+        self.sink: Callable[[str, CacheEvent], None] | None = None
 
     def offer(self, event: CacheEvent) -> None:
         if self.closed or event.revision <= self.start_revision:
             return
         type_ = self._visible_type(event)
         if type_ is None:
+            return
+        if self.sink is not None:
+            try:
+                self.sink(type_, event)
+            except Exception as exc:  # the client went away or is too slow: end this watch
+                log.info("watch.ended", resource=self.cache.name, reason=str(exc))
+                self.close()
             return
         if self.queue.qsize() >= MAX_PENDING:
             log.warning("watch.too_slow", resource=self.cache.name, pending=self.queue.qsize())
