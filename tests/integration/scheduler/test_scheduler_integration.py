@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import urllib.request
 from collections import Counter
 
 import pytest
@@ -36,7 +37,7 @@ async def all_bound(client, names: list[str]) -> dict[str, str] | None:
 
 async def test_pods_spread_by_least_allocated_and_get_scheduled_events(api_client, start_scheduler):
     await create_all(api_client, [node(f"node-{i}", cpu="4", memory="8Gi") for i in range(3)], NODES)
-    await start_scheduler()
+    state = await start_scheduler()
     names = [f"web-{i}" for i in range(6)]
     await create_all(api_client, [pod(n, cpu="500m", memory="256Mi") for n in names], PODS)
     placed = await eventually(lambda: all_bound(api_client, names), what="six pods bound")
@@ -51,6 +52,14 @@ async def test_pods_spread_by_least_allocated_and_get_scheduled_events(api_clien
     [event] = await eventually(scheduled_event, what="Scheduled event")
     assert event["type"] == "Normal"
     assert event["message"] == f"Successfully assigned default/web-0 to {placed['web-0']}"
+
+    base = f"http://127.0.0.1:{state.config.secure_port}"
+    metrics = await asyncio.to_thread(lambda: urllib.request.urlopen(f"{base}/metrics", timeout=5).read().decode())
+    assert 'scheduler_schedule_attempts_total{profile="default-scheduler",result="scheduled"} 6.0' in metrics
+    assert 'scheduler_pending_pods{queue="active"} 0.0' in metrics
+    assert 'scheduler_cache_size{type="nodes"} 3.0' in metrics
+    assert "scheduler_scheduling_attempt_duration_seconds_bucket" in metrics
+    assert await asyncio.to_thread(lambda: urllib.request.urlopen(f"{base}/readyz", timeout=5).status) == 200
 
 
 async def test_too_large_pod_stays_pending_then_lands_on_a_big_new_node(api_client, start_scheduler):
