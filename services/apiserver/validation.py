@@ -325,7 +325,13 @@ _ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
 ENV_NAME_MSG = ("a valid environment variable name must consist of alphabetic characters, digits, '_', '-', or "
                 "'.', and must not start with a digit (e.g. 'my.env-name',  or 'MY_ENV.NAME',  or 'MyEnvName1', "
                 "regex used for validation is '[-._a-zA-Z][-._a-zA-Z0-9]*')")
-_STANDARD_RESOURCES = ("cpu", "memory", "ephemeral-storage", "hugepages-", "storage")
+_STANDARD_RESOURCES = ("cpu", "memory", "ephemeral-storage", "storage")
+
+
+def _is_resource_name(name: str) -> bool:
+    """A standard container resource or a fully qualified extended one (`example.com/gpu`)."""
+    return name in _STANDARD_RESOURCES or name.startswith("hugepages-") or (
+        "/" in name and not qualified_name_errors(name))
 
 
 def _validate_resources(resources: Any, path: str) -> list[Cause]:
@@ -337,6 +343,9 @@ def _validate_resources(resources: Any, path: str) -> list[Cause]:
         parsed[kind] = {}
         for name, value in (resources.get(kind) or {}).items():
             p = f"{path}.{kind}[{name}]"
+            if not _is_resource_name(name):
+                causes.append(invalid(p, name, "must be a standard resource type or fully qualified"))
+                continue
             try:
                 quantity = parse_quantity(value if isinstance(value, str) else str(value))
             except QuantityError as err:

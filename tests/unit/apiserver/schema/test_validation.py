@@ -52,7 +52,8 @@ VALID = [
     ("pods", pod(volumes=[{"name": "data", "emptyDir": {}}],
                  containers=[{"name": "app", "image": "nginx", "volumeMounts": [{"name": "data", "mountPath": "/d"}],
                               "ports": [{"name": "http", "containerPort": 80}], "env": [{"name": "A_B.c-d", "value": "1"}],
-                              "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}, "limits": {"cpu": "1"}},
+                              "resources": {"requests": {"cpu": "100m", "memory": "64Mi"},
+                                            "limits": {"cpu": "1", "example.com/gpu": "1", "hugepages-2Mi": "2Mi"}},
                               "livenessProbe": {"httpGet": {"port": "http"}}}])),
     ("deployments", deployment()),
     ("replicasets", deployment()),
@@ -124,6 +125,9 @@ INVALID = [
      ("FieldValueInvalid", "spec.containers[0].resources.requests[cpu]",
       "Invalid value: \"lots\": quantities must match the regular expression "
       "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'")),
+    ("resource name", "pods", pod(containers=[{"name": "a", "image": "x", "resources": {"limits": {"gpu": "1"}}}]),
+     ("FieldValueInvalid", "spec.containers[0].resources.limits[gpu]",
+      'Invalid value: "gpu": must be a standard resource type or fully qualified')),
     ("request over limit", "pods", pod(containers=[{"name": "a", "image": "x", "resources": {
         "requests": {"cpu": "2"}, "limits": {"cpu": "1"}}}]),
      ("FieldValueInvalid", "spec.containers[0].resources.requests",
