@@ -28,7 +28,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     _flag(p, "--controllers", "KUBEMU_CONTROLLERS", d.controllers, str,
           'controllers to run: "*" = all, "foo" enables, "-foo" disables')
     _flag(p, "--bind-address", "KUBEMU_CM_BIND_ADDRESS", d.bind_address, str, "address of the health/metrics server")
-    _flag(p, "--port", "KUBEMU_CM_PORT", d.port, int, "port of the health/metrics server (plain HTTP)")
+    p.add_argument("--secure-port", "--port", dest="port", type=int,
+                   default=int(env_default("KUBEMU_CM_PORT", str(d.port))),
+                   help=f"health/metrics port, plain HTTP in kubemu (env KUBEMU_CM_PORT; default {d.port})")
     _flag(p, "--node-monitor-period", "KUBEMU_NODE_MONITOR_PERIOD", d.node_monitor_period, float,
           "seconds between node health checks")
     _flag(p, "--node-monitor-grace-period", "KUBEMU_NODE_MONITOR_GRACE_PERIOD", d.node_monitor_grace_period, float,

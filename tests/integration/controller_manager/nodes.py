@@ -28,8 +28,10 @@ def _micro() -> str:
 
 
 class FakeNodes:
-    def __init__(self, client, names: list[str], *, ready_delay: float = 0.2, lease_period: float = 0.3) -> None:
+    def __init__(self, client, names: list[str], *, ready_delay: float = 0.2, lease_period: float = 0.3,
+                 bind: bool = True) -> None:
         self.client = client
+        self.bind = bind  # False: a real scheduler binds
         self.names = names
         self.alive = set(names)
         self.ready_delay = ready_delay
@@ -105,7 +107,7 @@ class FakeNodes:
         meta, spec = pod["metadata"], pod.get("spec") or {}
         node = spec.get("nodeName")
         if not node:
-            if not meta.get("deletionTimestamp"):
+            if self.bind and not meta.get("deletionTimestamp"):
                 await self._bind(pod, nodes, pods)
             return
         if node not in self.alive:

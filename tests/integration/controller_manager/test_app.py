@@ -30,6 +30,7 @@ def test_flags_reach_the_config():
     assert (config.cluster_cidr, config.node_cidr_mask_size) == ("10.0.0.0/16", 20)
     assert config.leader_elect is False and config.concurrent_deployment_syncs == 2
     assert parse_args([]).port == 10257
+    assert parse_args(["--secure-port", "1234"]).port == 1234
 
 
 async def test_app_leads_serves_health_and_metrics_and_records_events(apiserver, api_client):
