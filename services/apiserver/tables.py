@@ -571,13 +571,15 @@ def _row(obj: Obj, cells: list, include_object: str, conditions: list[Obj] | Non
     return row
 
 
-def to_table(resource: Resource, objects: Iterable[Obj], *, now: datetime | None = None,
+def to_table(resource: Resource, objects: Iterable[Obj] | Obj, *, now: datetime | None = None,
              resource_version: str = "", continue_token: str = "", remaining_item_count: int | None = None,
              include_object: str = "Metadata", headers: bool = True) -> Obj:
-    """A meta.k8s.io/v1 Table of `objects` (a list, or `[obj]` for one watch event).
+    """A meta.k8s.io/v1 Table of `objects` (a list, or one object for a watch event).
 
     `include_object` is the `includeObject` query parameter: Metadata (default), Object or None."""
     now = now or datetime.now(timezone.utc)
+    if isinstance(objects, dict):  # one object, as for a watch event
+        objects = [objects]
     _, cells_of = _printer(resource)
     rows = [_row(obj, cells_of(obj, now), include_object,
                  _pod_conditions(obj) if resource.plural == "pods" and not resource.group else None)

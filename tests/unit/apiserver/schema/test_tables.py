@@ -229,3 +229,9 @@ def test_wants_table() -> None:
     assert wants_table(kubectl)
     assert not wants_table("application/json")
     assert not wants_table(None)
+
+
+def test_single_object_for_watch_events() -> None:
+    obj = {"metadata": {"name": "x", "creationTimestamp": ago(seconds=3)}}
+    table = to_table(REGISTRY.lookup("configmaps"), obj, now=NOW, headers=False)
+    assert table["columnDefinitions"] == [] and table["rows"][0]["cells"] == ["x", 0, "3s"]
