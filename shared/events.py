@@ -2,7 +2,8 @@
 
 Guarantees:
 - `recorder.event(obj, type, reason, message)` never blocks and never raises: it queues the event
-  for one background writer task. When more than `max_queued` events wait (the API server is slow
+  for one background writer task (from another thread, through the recorder's event loop once
+  it has one). When more than `max_queued` events wait (the API server is slow
   or down), new ones are dropped with an `event.dropped` log line instead of growing without bound
   (client-go's broadcaster drops the same way).
 - An Event is named `<involved name>.<unix nanos in hex>`, lives in the involved object's namespace
@@ -134,13 +135,25 @@ class EventRecorder:
         self._task: asyncio.Task | None = None
         self._seen: OrderedDict[tuple, _Seen] = OrderedDict()
         self.dropped = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._correlator = _Correlator(max_similar=max_similar, spam_burst=spam_burst, cache_size=cache_size)
 
     # --- the caller's side ------------------------------------------------------------------------
 
     def event(self, obj: dict[str, Any], type: str, reason: str, message: str) -> None:
-        """Record that `reason`/`message` happened to `obj`; returns at once."""
+        """Record that `reason`/`message` happened to `obj`; returns at once.
+
+        From another thread (a runtime worker), the event is handed to the recorder's event loop.
+        """
         pending = _Pending(object_reference(obj), type, reason, message, time.time_ns())
+        loop = self._loop
+        if loop is not None and loop.is_running() and not _on_loop(loop):
+            loop.call_soon_threadsafe(self._enqueue, pending)
+            return
+        self._enqueue(pending)
+
+    def _enqueue(self, pending: _Pending) -> None:
+        reason, type = pending.reason, pending.type
         if not self._correlator.observe(pending, (self.component, self.host)):
             self.dropped += 1
             log.debug("event.spam_dropped", key=_key(pending.ref), reason=reason, type=type)
@@ -169,7 +182,7 @@ class EventRecorder:
 
     def _ensure_writer(self) -> asyncio.Queue[_Pending]:
         if self._task is None or self._task.done():
-            asyncio.get_running_loop()  # RuntimeError outside the event loop: the event is dropped
+            self._loop = asyncio.get_running_loop()  # RuntimeError outside any loop: the event is dropped
             if self._queue is None:
                 self._queue = asyncio.Queue(self.max_queued)
             self._task = asyncio.create_task(self._write_loop(), name=f"event-recorder-{self.component}")
@@ -245,6 +258,13 @@ class EventRecorder:
             "firstTimestamp": stamp, "lastTimestamp": stamp, "count": 1,
             "reportingComponent": self.component, "reportingInstance": self.host,
         }
+
+
+def _on_loop(loop: asyncio.AbstractEventLoop) -> bool:
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False
 
 
 def _key(ref: dict[str, str]) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import pytest
@@ -180,3 +181,12 @@ async def test_spam_filter_drops_floods_per_object(fake_api, fake_client) -> Non
     [backoff] = events(api, "web")
     assert backoff["count"] == 5 and rec.dropped == 3
     assert len(events(api, "default")) == 1
+
+
+async def test_event_from_another_thread(fake_api, recorder) -> None:
+    api, _ = fake_api
+    recorder.event(POD, "Normal", "A", "from the loop")
+    await asyncio.to_thread(recorder.event, POD, "Normal", "B", "from a thread")
+    await asyncio.sleep(0.05)
+    await recorder.close()
+    assert sorted(e["reason"] for e in events(api, "web")) == ["A", "B"]
