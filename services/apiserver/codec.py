@@ -28,8 +28,10 @@ def media_type(request: web.Request) -> str:
 
 
 async def read_body(request: web.Request) -> bytes:
-    if request.content_length is not None and request.content_length > errors.MAX_BODY_BYTES:
-        raise errors.too_large()
+    if request.content_length is not None:
+        if request.content_length > errors.MAX_BODY_BYTES:
+            raise errors.too_large()
+        return await request.read()
     data = bytearray()
     async for chunk in request.content.iter_chunked(65536):
         data.extend(chunk)

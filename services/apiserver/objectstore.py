@@ -75,7 +75,8 @@ class ObjectStore:
     async def call(self, aw: Awaitable[T]) -> T:
         """Await a backend call, turning store failures into Status errors (KeyExists passes)."""
         try:
-            return await asyncio.wait_for(aw, self.timeout)
+            async with asyncio.timeout(self.timeout):  # unlike wait_for, no task per call
+                return await aw
         except TimeoutError:
             raise errors.timeout() from None
         except Compacted as exc:
