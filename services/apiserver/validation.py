@@ -362,8 +362,9 @@ def _validate_resources(resources: Any, path: str) -> list[Cause]:
     return causes
 
 
-def _validate_ports(ports: Any, path: str, port_names: set[str]) -> list[Cause]:
+def _validate_ports(ports: Any, path: str) -> list[Cause]:
     causes: list[Cause] = []
+    port_names: set[str] = set()  # unique within a container, as validateContainerPorts checks
     for i, port in enumerate(ports or []):
         p = f"{path}[{i}]"
         if not isinstance(port, dict):
@@ -418,7 +419,7 @@ def _validate_probe(probe: Any, path: str) -> list[Cause]:
     return causes
 
 
-def _validate_container(c: Any, path: str, volumes: set[str], port_names: set[str], *,
+def _validate_container(c: Any, path: str, volumes: set[str], *,
                         is_init: bool) -> list[Cause]:
     if not isinstance(c, dict):
         return [invalid(path, c, "must be an object")]
@@ -430,7 +431,7 @@ def _validate_container(c: Any, path: str, volumes: set[str], port_names: set[st
         causes += [invalid(f"{path}.name", name, m) for m in dns1123_label_errors(name)]
     if not c.get("image"):
         causes.append(required(f"{path}.image"))
-    causes += _validate_ports(c.get("ports"), f"{path}.ports", port_names)
+    causes += _validate_ports(c.get("ports"), f"{path}.ports")
     causes += _validate_env(c.get("env"), f"{path}.env")
     causes += _validate_resources(c.get("resources"), f"{path}.resources")
     for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
@@ -502,11 +503,10 @@ def validate_pod_spec(spec: Any, path: str) -> list[Cause]:
     if not containers:
         causes.append(required(f"{path}.containers"))
     seen: set[str] = set()
-    port_names: set[str] = set()
     for key in ("initContainers", "containers"):
         for i, c in enumerate(spec.get(key) or []):
             p = f"{path}.{key}[{i}]"
-            causes += _validate_container(c, p, volumes, port_names, is_init=key == "initContainers")
+            causes += _validate_container(c, p, volumes, is_init=key == "initContainers")
             name = (c or {}).get("name") if isinstance(c, dict) else None
             if name and name in seen:
                 causes.append(duplicate(f"{p}.name", name))

@@ -58,6 +58,8 @@ VALID = [
     ("deployments", deployment()),
     ("replicasets", deployment()),
     ("services", service()),
+    ("pods", pod(containers=[{"name": "a", "image": "x", "ports": [{"containerPort": 80, "name": "http"}]},
+                             {"name": "b", "image": "x", "ports": [{"containerPort": 81, "name": "http"}]}])),
     ("services", service(clusterIP="None", ports=[])),
     ("services", service(type="ExternalName", externalName="example.com", ports=[])),
     ("namespaces", {"metadata": {"name": "team-a"}}),
@@ -118,6 +120,9 @@ INVALID = [
     ("port protocol", "pods", pod(containers=[{"name": "a", "image": "x", "ports": [{"containerPort": 80, "protocol": "tcp"}]}]),
      ("FieldValueNotSupported", "spec.containers[0].ports[0].protocol",
       'Unsupported value: "tcp": supported values: "SCTP", "TCP", "UDP"')),
+    ("duplicate port name", "pods", pod(containers=[{"name": "a", "image": "x", "ports": [
+        {"containerPort": 80, "name": "http"}, {"containerPort": 81, "name": "http"}]}]),
+     ("FieldValueDuplicate", "spec.containers[0].ports[1].name", 'Duplicate value: "http"')),
     ("port name", "pods", pod(containers=[{"name": "a", "image": "x", "ports": [{"containerPort": 80, "name": "HTTP"}]}]),
      ("FieldValueInvalid", "spec.containers[0].ports[0].name",
       'Invalid value: "HTTP": must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)')),
