@@ -5,14 +5,17 @@ workqueue and call `sync(key)`, the only code that changes the world. `sync` is 
 reads the current state from the informers' caches, computes what should be, and writes the
 difference through the API server. An error requeues the key with backoff.
 
-Guarantees: each sync logs one `controller.synced` line with `controller` and `key`, and records
-its duration in `controller_sync_duration_seconds{controller=...}`.
+Guarantees: each sync logs one `controller.synced` line with `controller`, `key`, `result` and
+the number of API `writes` it made — at info level when it wrote something or failed, at debug
+level when it found nothing to do (periodic node checks would otherwise drown the log) — and
+records its duration in `controller_sync_duration_seconds{controller=...}`.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
@@ -27,6 +30,41 @@ from services.controller_manager.metrics import SYNC_DURATION, SYNC_TOTAL
 from services.controller_manager.objects import key_of, utcnow
 
 log = get_logger()
+
+_WRITES: ContextVar[list[int] | None] = ContextVar("controller_sync_writes", default=None)
+
+
+class WriteCountingClient:
+    """The API client as a controller uses it: each create/update/patch/delete is counted for the
+    sync (the asyncio task) that made it."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    @staticmethod
+    def _count() -> None:
+        holder = _WRITES.get()
+        if holder is not None:
+            holder[0] += 1
+
+    async def create(self, *args: Any, **kwargs: Any) -> Any:
+        self._count()
+        return await self._client.create(*args, **kwargs)
+
+    async def update(self, *args: Any, **kwargs: Any) -> Any:
+        self._count()
+        return await self._client.update(*args, **kwargs)
+
+    async def patch(self, *args: Any, **kwargs: Any) -> Any:
+        self._count()
+        return await self._client.patch(*args, **kwargs)
+
+    async def delete(self, *args: Any, **kwargs: Any) -> Any:
+        self._count()
+        return await self._client.delete(*args, **kwargs)
 
 
 @dataclass
@@ -47,7 +85,7 @@ class Controller:
 
     def __init__(self, ctx: ControllerContext, *, workers: int | None = None) -> None:
         self.ctx = ctx
-        self.client = ctx.client
+        self.client = WriteCountingClient(ctx.client)
         self.now = ctx.clock
         self.workers = workers or self.default_workers
         self.queue = RateLimitingQueue(name=self.queue_name, base_delay=0.005, max_delay=1000.0)
@@ -61,15 +99,19 @@ class Controller:
     async def timed_sync(self, key: str) -> None:
         start = time.perf_counter()
         result = "error"
+        writes = [0]
+        token = _WRITES.set(writes)
         with structlog.contextvars.bound_contextvars(controller=self.queue_name, key=key):
             try:
                 await self.sync(key)
                 result = "success"
             finally:
+                _WRITES.reset(token)
                 elapsed = time.perf_counter() - start
                 SYNC_DURATION.labels(self.queue_name).observe(elapsed)
                 SYNC_TOTAL.labels(self.queue_name, result).inc()
-                log.info("controller.synced", result=result, duration_ms=round(elapsed * 1000, 2))
+                emit = log.info if writes[0] or result == "error" else log.debug
+                emit("controller.synced", result=result, writes=writes[0], duration_ms=round(elapsed * 1000, 2))
 
     async def prepare(self) -> None:
         """Called once after the informers have synced, before any worker runs."""
