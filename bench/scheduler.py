@@ -181,7 +181,8 @@ async def run_case(nodes: int, pods: int, tmp: Path, *, backlog: bool) -> dict:
             "mode": "backlog" if backlog else "burst", "nodes": nodes, "pods": pods, "bound": len(bound),
             "store": cluster.store, "throughput_pods_per_s": round(throughput, 1),
             "create_rate_pods_per_s": round(pods / (created - started), 1),
-            "latency_ms_p50": round(percentile(latencies, 50), 1), "latency_ms_p99": round(percentile(latencies, 99), 1),
+            "latency_ms_p50": round(percentile(latencies, 50), 1),
+            "latency_ms_p99": round(percentile(latencies, 99), 1),
             "attempt_ms_p50": round(percentile(attempts, 50), 2), "attempt_ms_p99": round(percentile(attempts, 99), 2),
             "seconds": round(last - first, 2),
         }

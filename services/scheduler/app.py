@@ -51,7 +51,8 @@ STATE = web.AppKey("scheduler_state", SchedulerState)
 
 
 def build_scheduler(config: SchedulerConfig, *, client: Any = None, recorder: Any = None,
-                    metrics: SchedulerMetrics | None = None, rng: random.Random | None = None) -> tuple[Scheduler, EventHandlers]:
+                    metrics: SchedulerMetrics | None = None,
+                    rng: random.Random | None = None) -> tuple[Scheduler, EventHandlers]:
     """The scheduler's parts, wired, without informers: what the app and tests share."""
     framework = default_framework(client, profile_name=config.scheduler_name)
     cache = SchedulerCache(assumed_pod_ttl=config.assumed_pod_ttl)
@@ -60,9 +61,9 @@ def build_scheduler(config: SchedulerConfig, *, client: Any = None, recorder: An
         initial_backoff=config.pod_initial_backoff_seconds, max_backoff=config.pod_max_backoff_seconds,
         max_in_unschedulable=config.pod_max_in_unschedulable_pods_seconds,
         backoff_flush_period=config.backoff_flush_period)
+    algorithm = Algorithm(percentage_of_nodes_to_score=config.percentage_of_nodes_to_score, rng=rng)
     scheduler = Scheduler(framework=framework, cache=cache, queue=queue, client=client, recorder=recorder,
-                          algorithm=Algorithm(percentage_of_nodes_to_score=config.percentage_of_nodes_to_score, rng=rng),
-                          metrics=metrics)
+                          algorithm=algorithm, metrics=metrics)
     handlers = EventHandlers(cache=cache, queue=queue, scheduler_names=[config.scheduler_name])
     return scheduler, handlers
 

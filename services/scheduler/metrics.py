@@ -4,7 +4,9 @@ Guarantees: `scheduler_schedule_attempts_total{result,profile}` counts attempts 
 ("scheduled", "unschedulable", "error"); `scheduler_scheduling_attempt_duration_seconds{result,profile}`
 observes each attempt from pop to bind outcome (kube-scheduler's buckets: 1 ms doubling, 15 of
 them); `scheduler_pending_pods{queue}` reads the queue's sizes (active, backoff, unschedulable,
-gated) and `scheduler_cache_size{type}` the cache's nodes, pods and assumed pods, when scraped; `leader_election_master_status{name}` is client-go's 1-while-leading gauge. A registry per instance lets two schedulers live in one test process.
+gated) and `scheduler_cache_size{type}` the cache's nodes, pods and assumed pods, when scraped;
+`leader_election_master_status{name}` is client-go's 1-while-leading gauge. A registry per
+instance lets two schedulers live in one test process.
 """
 
 from __future__ import annotations

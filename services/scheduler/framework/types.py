@@ -147,7 +147,8 @@ def node_update_event(old: dict, new: dict) -> ClusterEvent | None:
         action |= ActionType.UPDATE_NODE_ALLOCATABLE
     if old_meta.get("labels") != new_meta.get("labels"):
         action |= ActionType.UPDATE_NODE_LABEL
-    if old_spec.get("taints") != new_spec.get("taints") or old_spec.get("unschedulable") != new_spec.get("unschedulable"):
+    taint_fields = ("taints", "unschedulable")
+    if [old_spec.get(f) for f in taint_fields] != [new_spec.get(f) for f in taint_fields]:
         action |= ActionType.UPDATE_NODE_TAINT
     if _condition_statuses(old_status) != _condition_statuses(new_status):
         action |= ActionType.UPDATE_NODE_CONDITION

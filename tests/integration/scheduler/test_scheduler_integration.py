@@ -151,7 +151,8 @@ async def test_leader_killed_mid_run_and_the_other_replica_finishes(api_client, 
         first.kill()
         wave_two = [f"two-{i}" for i in range(50)]
         await create_all(api_client, [pod(n, cpu="100m") for n in wave_two], PODS)
-        await eventually(lambda: all_bound(api_client, wave_two), timeout=30, what="wave two bound by the other replica")
+        await eventually(lambda: all_bound(api_client, wave_two), timeout=30,
+                         what="wave two bound by the other replica")
         assert await asyncio.to_thread(second.is_leader)
         assert await asyncio.to_thread(second.scheduled) == 50
         lease_after = await api_client.get(LEASES, "kube-scheduler", namespace="kube-system")

@@ -29,7 +29,8 @@ class Tombstone:
 def handlers() -> EventHandlers:
     cache = SchedulerCache()
     cache.add_node(make_node("n"))
-    return EventHandlers(cache=cache, queue=SchedulingQueue(events_to_register=default_framework().events_to_register()))
+    queue = SchedulingQueue(events_to_register=default_framework().events_to_register())
+    return EventHandlers(cache=cache, queue=queue)
 
 
 PENDING = make_pod("p", cpu="1")

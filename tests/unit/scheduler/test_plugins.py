@@ -111,7 +111,8 @@ def test_node_resources_fit_least_allocated_score():
 def test_node_resources_fit_most_allocated_prefers_the_fuller_node():
     busy = node_info(make_node("busy", cpu="4", memory="8Gi"), make_pod("a", cpu="2", memory="4Gi"))
     idle = node_info(make_node("idle", cpu="4", memory="8Gi"))
-    busy_score, idle_score = run_scores(NodeResourcesFit(scoring_strategy=MOST_ALLOCATED), make_pod(cpu="1"), [busy, idle])
+    most = NodeResourcesFit(scoring_strategy=MOST_ALLOCATED)
+    busy_score, idle_score = run_scores(most, make_pod(cpu="1"), [busy, idle])
     assert busy_score > idle_score
 
 

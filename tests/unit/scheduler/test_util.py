@@ -80,7 +80,8 @@ def test_tolerates(toleration, the_taint, expected):
 def test_find_untolerated_taint_returns_first_in_node_order_and_ignores_prefer():
     taints = [taint("soft", effect="PreferNoSchedule"), taint("a", "1"), taint("b", "2", "NoExecute")]
     assert find_untolerated_taint(taints, [], DO_NOT_SCHEDULE) == taint("a", "1")
-    assert find_untolerated_taint(taints, [{"key": "a", "operator": "Exists"}], DO_NOT_SCHEDULE) == taint("b", "2", "NoExecute")
+    tolerate_a = [{"key": "a", "operator": "Exists"}]
+    assert find_untolerated_taint(taints, tolerate_a, DO_NOT_SCHEDULE) == taint("b", "2", "NoExecute")
     assert find_untolerated_taint(taints, [{"operator": "Exists"}], DO_NOT_SCHEDULE) is None
 
 
