@@ -192,7 +192,10 @@ class EtcdBackend:
         while True:
             call = None
             try:
-                call, created_rev = await self._open_watch(raw, end, next_rev)
+                # From one revision early: etcd serves a watch that starts exactly at its compact
+                # revision but drops the deletes made at it, so that start must fail as Compacted,
+                # and only a watch from below it makes etcd say so. The early events are skipped.
+                call, created_rev = await self._open_watch(raw, end, next_rev - 1 if next_rev > 1 else next_rev)
                 failing_since = None
                 next_rev = next_rev or created_rev + 1
                 while True:
@@ -204,12 +207,16 @@ class EtcdBackend:
                     if resp.canceled:
                         break
                     for event in resp.events:
+                        if event.kv.mod_revision < next_rev:
+                            continue  # the revision before the start, or delivered already
                         # Advance before yielding: the consumer has this event once we hand it over.
                         next_rev = event.kv.mod_revision + 1
                         yield self._watched(_event(event))
             except grpc.aio.AioRpcError as exc:
                 if exc.code() not in _RESUMABLE:
                     raise StorageError(f"etcd watch: {exc.code().name}: {exc.details()}") from exc
+            except Compacted as exc:
+                raise Compacted(next_rev, exc.compact_revision) from None  # the revision the caller wanted
             except (Unavailable, TimeoutError):
                 pass
             except asyncio.CancelledError:

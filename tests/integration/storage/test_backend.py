@@ -298,9 +298,10 @@ async def test_compaction_makes_old_revisions_compacted(private_store: Store) ->
     await db.compact(compact_at)
     await db.compact(old)  # compacting below the compact revision again is harmless
 
-    with pytest.raises(Compacted) as exc:
-        await take(db.watch(private_store.prefix + "/", old), 1)
-    assert exc.value.compact_revision == compact_at
+    for start in (old, compact_at):  # at the compact revision itself too: its delete is gone
+        with pytest.raises(Compacted) as exc:
+            await take(db.watch(private_store.prefix + "/", start), 1)
+        assert (exc.value.requested_revision, exc.value.compact_revision) == (start, compact_at)
     with pytest.raises(Compacted) as exc:
         await db.list(private_store.prefix + "/", revision=gone)
     assert exc.value.compact_revision == compact_at
