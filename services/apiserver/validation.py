@@ -274,7 +274,8 @@ def validate_object_meta(resource: Resource, meta: Any) -> list[Cause]:
 
 def _validate_meta_update(meta: Obj, old_meta: Obj) -> list[Cause]:
     causes = []
-    for key in ("name", "namespace", "uid", "creationTimestamp"):
+    # creationTimestamp is not checked: the server copies it from the old object (rest.BeforeUpdate).
+    for key in ("name", "namespace", "uid"):
         if key in old_meta and old_meta.get(key) != meta.get(key) and (key != "uid" or meta.get("uid")):
             causes.append(invalid(f"metadata.{key}", meta.get(key, ""), "field is immutable"))
     return causes
@@ -847,7 +848,7 @@ def _validate_secret(obj: Obj, old: Obj | None) -> list[Cause]:
 def _validate_namespace(obj: Obj, old: Obj | None) -> list[Cause]:
     causes = []
     for i, finalizer in enumerate(_dig(obj, "spec", "finalizers") or []):
-        if "/" not in finalizer and finalizer != "kubernetes":
+        if "/" not in finalizer and finalizer not in ("kubernetes", "orphan", "foregroundDeletion"):
             causes.append(invalid(f"spec.finalizers[{i}]", finalizer,
                                   "name is neither a standard finalizer name nor is it fully qualified"))
     return causes
