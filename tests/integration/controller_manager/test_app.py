@@ -100,3 +100,39 @@ def test_python_m_starts_and_stops(apiserver):
         out = proc.communicate(timeout=20)[0].decode()
     assert proc.returncode == 0, out[-3000:]
     assert '"event": "controllers.started"' in out or '"event":"controllers.started"' in out
+
+
+async def test_standby_takes_over_when_the_leader_goes(apiserver, api_client):
+    from shared.client import ApiClient
+
+    from services.controller_manager.app import MANAGER
+
+    args = ["--leader-elect-lease-duration", "2", "--leader-elect-renew-deadline", "1.5",
+            "--leader-elect-retry-period", "0.3", "--controllers", "deployment,replicaset"]
+    runners = []
+    for _ in range(2):
+        client = ApiClient(server=apiserver.url, token=apiserver.token, ca_file=str(apiserver.ca_file))
+        runner = web.AppRunner(create_app(config_from_args(parse_args(args)), client=client))
+        await runner.setup()
+        runners.append(runner)
+
+    async def leading():
+        leaders = [r for r in runners if r.app[MANAGER].controllers]
+        return leaders if len(leaders) == 1 else None
+
+    [leader] = await eventually(leading, what="exactly one leader")
+    standby = next(r for r in runners if r is not leader)
+    await leader.cleanup()  # the leader goes away without releasing: the lease must expire
+    await eventually(lambda: _async(bool(standby.app[MANAGER].controllers)), what="the standby to lead")
+    await api_client.create(DEPLOYMENTS, deployment("failover", 1))
+
+    async def reconciled():
+        d = await api_client.get(DEPLOYMENTS, "failover", namespace="default")
+        return (d.get("status") or {}).get("replicas") == 1
+
+    await eventually(reconciled, what="the new leader to reconcile")
+    await standby.cleanup()
+
+
+async def _async(value):
+    return value
