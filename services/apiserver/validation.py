@@ -691,11 +691,18 @@ def _validate_replicaset(obj: Obj, old: Obj | None) -> list[Cause]:
     return causes
 
 
+def _normal_selector(selector: Any) -> Any:
+    """Empty matchLabels/matchExpressions mean the same as absent ones (JSON omitempty)."""
+    if not isinstance(selector, dict):
+        return selector
+    return {k: v for k, v in selector.items() if v not in (None, [], {})}
+
+
 def _selector_immutable(obj: Obj, old: Obj | None) -> list[Cause]:
     if old is None:
         return []
     new_sel, old_sel = _dig(obj, "spec", "selector"), _dig(old, "spec", "selector")
-    if new_sel != old_sel:
+    if _normal_selector(new_sel) != _normal_selector(old_sel):
         return [_invalid_raw("spec.selector", go_label_selector(new_sel), "field is immutable")]
     return []
 

@@ -238,6 +238,8 @@ UPDATES = [
     ("name immutable", "pods", pod(), {**pod(), "metadata": {"name": "other", "namespace": "default"}},
      ("FieldValueInvalid", "metadata.name", 'Invalid value: "other": field is immutable')),
     ("deployment replicas", "deployments", deployment(), deployment(replicas=5), None),
+    ("deployment selector spelled differently", "deployments", deployment(),
+     deployment(selector={"matchLabels": {"app": "web"}, "matchExpressions": []}), None),
     ("deployment selector", "deployments", deployment(),
      deployment(selector={"matchLabels": {"app": "web", "v": "2"}}, labels={"app": "web", "v": "2"}),
      ("FieldValueInvalid", "spec.selector", 'Invalid value: v1.LabelSelector{MatchLabels:map[string]string{"app":"web", '
