@@ -50,7 +50,7 @@ async def test_pods_spread_by_least_allocated_and_get_scheduled_events(api_clien
         return [e for e in await events_for(api_client, "web-0") if e["reason"] == "Scheduled"]
 
     [event] = await eventually(scheduled_event, what="Scheduled event")
-    assert event["type"] == "Normal"
+    assert event["type"] == "Normal" and event["source"]["component"] == "default-scheduler"
     assert event["message"] == f"Successfully assigned default/web-0 to {placed['web-0']}"
 
     base = f"http://127.0.0.1:{state.config.secure_port}"
