@@ -324,8 +324,10 @@ def prepare_for_create(resource: Any, obj: Obj) -> Obj:
 
 
 def _spec_of(obj: Obj) -> Any:
-    """The part of an object whose change bumps metadata.generation."""
-    return {k: v for k, v in obj.items() if k not in ("metadata", "status", "apiVersion", "kind")}
+    """The part of an object whose change bumps metadata.generation (empty and absent alike)."""
+    from .validation import semantic
+
+    return semantic({k: v for k, v in obj.items() if k not in ("metadata", "status", "apiVersion", "kind")})
 
 
 def prepare_for_update(resource: Any, new: Obj, old: Obj) -> Obj:

@@ -284,6 +284,17 @@ def _validate_meta_update(meta: Obj, old_meta: Obj) -> list[Cause]:
 # ---- helpers ------------------------------------------------------------------------------------
 
 
+def semantic(value: Any) -> Any:
+    """`value` with null, empty lists and empty maps removed at every level, so two spellings of the
+    same object compare equal, as apiequality.Semantic.DeepEqual treats nil and empty alike."""
+    if isinstance(value, dict):
+        cleaned = {k: semantic(v) for k, v in value.items()}
+        return {k: v for k, v in cleaned.items() if v not in (None, [], {})}
+    if isinstance(value, list):
+        return [semantic(v) for v in value]
+    return value
+
+
 def _dig(obj: Any, *path: str) -> Any:
     for key in path:
         if not isinstance(obj, dict):
@@ -559,7 +570,7 @@ def _validate_pod_update(new: Obj, old: Obj) -> list[Cause]:
                       for o, n in zip(old_list, new_list)]
             if key in old_spec:
                 mutable[key] = merged
-    if mutable != new_spec:
+    if semantic(mutable) != semantic(new_spec):
         causes.append(forbidden("spec", _POD_UPDATE_MSG))
     return causes
 
@@ -691,18 +702,13 @@ def _validate_replicaset(obj: Obj, old: Obj | None) -> list[Cause]:
     return causes
 
 
-def _normal_selector(selector: Any) -> Any:
-    """Empty matchLabels/matchExpressions mean the same as absent ones (JSON omitempty)."""
-    if not isinstance(selector, dict):
-        return selector
-    return {k: v for k, v in selector.items() if v not in (None, [], {})}
 
 
 def _selector_immutable(obj: Obj, old: Obj | None) -> list[Cause]:
     if old is None:
         return []
     new_sel, old_sel = _dig(obj, "spec", "selector"), _dig(old, "spec", "selector")
-    if _normal_selector(new_sel) != _normal_selector(old_sel):
+    if semantic(new_sel) != semantic(old_sel):
         return [_invalid_raw("spec.selector", go_label_selector(new_sel), "field is immutable")]
     return []
 

@@ -110,6 +110,9 @@ def test_prepare_for_create_and_update() -> None:
     same = prepare_for_update(deploy, {"metadata": {"generation": 3, "labels": {"a": "2"}}, "spec": {"replicas": 1},
                                        "status": {"replicas": 9}}, old)
     assert same["metadata"]["generation"] == 3 and same["status"] == {"replicas": 1}
+    empty = prepare_for_update(deploy, {"metadata": {"generation": 3}, "spec": {"replicas": 1, "paused": None,
+                                                                                 "template": {}}}, old)
+    assert empty["metadata"]["generation"] == 3
     bumped = prepare_for_update(deploy, {"metadata": {}, "spec": {"replicas": 2}}, old)
     assert bumped["metadata"]["generation"] == 4 and bumped["status"] == {"replicas": 1}
     status = prepare_for_status_update(deploy, {"metadata": {"labels": {"a": "1"}, "resourceVersion": "7"},
