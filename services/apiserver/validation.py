@@ -285,11 +285,12 @@ def _validate_meta_update(meta: Obj, old_meta: Obj) -> list[Cause]:
 
 
 def semantic(value: Any) -> Any:
-    """`value` with null, empty lists and empty maps removed at every level, so two spellings of the
-    same object compare equal, as apiequality.Semantic.DeepEqual treats nil and empty alike."""
+    """`value` with null, empty lists, empty maps, "" and false removed at every level, so two
+    spellings of the same object compare equal: apiequality.Semantic.DeepEqual treats nil and empty
+    alike, and Go's non-pointer "" and false are the same as absent. (0 is kept: replicas: 0 matters.)"""
     if isinstance(value, dict):
         cleaned = {k: semantic(v) for k, v in value.items()}
-        return {k: v for k, v in cleaned.items() if v not in (None, [], {})}
+        return {k: v for k, v in cleaned.items() if v is not False and v not in (None, [], {}, "")}
     if isinstance(value, list):
         return [semantic(v) for v in value]
     return value

@@ -227,7 +227,7 @@ UPDATES = [
     ("pod labels change", "pods", pod(), {**pod(), "metadata": {"name": "web", "namespace": "default", "labels": {"a": "b"}}}, None),
     ("pod add toleration", "pods", pod(), pod(tolerations=[{"key": "k", "operator": "Exists"}]), None),
     ("pod deadline", "pods", pod(), pod(activeDeadlineSeconds=30), None),
-    ("pod empty lists", "pods", pod(), pod(volumes=[], nodeSelector={}), None),
+    ("pod empty lists", "pods", pod(), pod(volumes=[], nodeSelector={}, hostNetwork=False, nodeName=""), None),
     ("pod env change", "pods", pod(), pod(containers=[{"name": "app", "image": "nginx", "env": [{"name": "A", "value": "1"}]}]),
      ("FieldValueForbidden", "spec",
       "Forbidden: pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,"
