@@ -4,7 +4,9 @@ Guarantees, for each Service with a selector: an Endpoints object of the same na
 hold ready pods in `addresses` and not-ready ones in `notReadyAddresses` (terminating pods are left
 out unless publishNotReadyAddresses), each with ip, nodeName and a Pod targetRef; addresses that
 share the same resolved ports share a subset (endpoints.RepackSubsets). It is written only when
-it differs. When the Service is gone, its Endpoints object is deleted.
+it differs, labelled like the Service plus endpointslice.kubernetes.io/skip-mirror=true (the
+EndpointSlices are made by their own controller). When the Service is gone, its Endpoints object
+is deleted.
 """
 
 from __future__ import annotations
@@ -35,6 +37,9 @@ from services.controller_manager.objects import (
 )
 
 log = get_logger()
+
+
+SKIP_MIRROR_LABEL = "endpointslice.kubernetes.io/skip-mirror"
 
 
 def _address(pod: dict) -> dict:
@@ -125,7 +130,7 @@ class EndpointsController(Controller):
         if not (service.get("spec") or {}).get("selector") or is_being_deleted(service):
             return  # without a selector, the user manages the Endpoints
         subsets = desired_subsets(service, self.pod_informer.lister.list(namespace=namespace))
-        labels = service_labels(service)
+        labels = dict(service_labels(service), **{SKIP_MIRROR_LABEL: "true"})  # not for the mirroring controller
         current = self.ep_informer.lister.get(name, namespace)
         if current is not None and (current.get("subsets") or []) == subsets and \
                 (meta(current).get("labels") or {}) == labels:

@@ -134,7 +134,8 @@ async def test_endpoints_object_lists_ready_and_not_ready_addresses(cluster):
     ec = make(cluster, service(), pods, cls=EndpointsController)
     await ec.sync("default/web")
     [create] = cluster.client.calls_of("create", "endpoints")
-    assert create.body["metadata"]["name"] == "web" and create.body["metadata"]["labels"] == {"tier": "front"}
+    assert create.body["metadata"]["name"] == "web"
+    assert create.body["metadata"]["labels"] == {"tier": "front", "endpointslice.kubernetes.io/skip-mirror": "true"}
     assert create.body["subsets"] == [{
         "addresses": [{"ip": "127.244.1.3", "nodeName": "node-1",
                        "targetRef": {"kind": "Pod", "namespace": "default", "name": "a", "uid": "uid-a"}}],
