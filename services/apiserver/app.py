@@ -30,6 +30,7 @@ from services.apiserver.handlers import Api
 from services.apiserver.metrics import ApiMetrics
 from services.apiserver.objectstore import ObjectStore, decode
 from services.apiserver.registry import Registry, default_registry
+from services.apiserver.requestinfo import RequestInfo
 from services.apiserver.storage.base import KeyExists
 from services.apiserver.watchcache import WatchCache
 from shared.logging import get_logger
@@ -250,8 +251,8 @@ async def _rebuild_allocations(api: Api) -> None:
         api.allocator.observe(svc)
 
 
-async def _ensure(api: Api, plural: str, namespace: str | None, obj: dict) -> None:
-    res = api.registry.get("", "v1", plural)
+async def _ensure(api: Api, plural: str, namespace: str | None, obj: dict, *, group: str = "") -> None:
+    res = api.registry.get(group, "v1", plural)
     if await api.store.get(res, obj["metadata"]["name"], namespace) is not None:
         return
     with contextlib.suppress(errors.ApiStatusError, KeyExists):
@@ -267,3 +268,32 @@ async def _ensure_kubernetes_service(app: web.Application, api: Api) -> None:
            "spec": {"type": "ClusterIP", "clusterIP": api.allocator.ips.first_ip, "sessionAffinity": "None",
                     "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": config.port}]}}
     await _ensure(api, "services", "default", svc)
+    await _reconcile_kubernetes_endpoints(api, config)
+
+
+async def _reconcile_kubernetes_endpoints(api: Api, config: ApiServerConfig) -> None:
+    """The `kubernetes` Service has no selector: like kube-apiserver's endpoint reconciler, keep
+    its Endpoints and EndpointSlice pointing at this server (so kube-proxy can route to it)."""
+    ip = config.bind_address if config.bind_address not in ("0.0.0.0", "::", "") else "127.0.0.1"
+    port = {"name": "https", "port": config.port, "protocol": "TCP"}
+    endpoints = {"apiVersion": "v1", "kind": "Endpoints",
+                 "metadata": {"name": "kubernetes", "namespace": "default",
+                              "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
+                 "subsets": [{"addresses": [{"ip": ip}], "ports": [port]}]}
+    slice_ = {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+              "metadata": {"name": "kubernetes", "namespace": "default",
+                           "labels": {"kubernetes.io/service-name": "kubernetes",
+                                      "endpointslice.kubernetes.io/managed-by": "kube-apiserver"}},
+              "addressType": "IPv4", "endpoints": [{"addresses": [ip], "conditions": {"ready": True}}],
+              "ports": [port]}
+    for group, plural, obj, field in (("", "endpoints", endpoints, "subsets"),
+                                      ("discovery.k8s.io", "endpointslices", slice_, "endpoints")):
+        res = api.registry.get(group, "v1", plural)
+        found = await api.store.get(res, "kubernetes", "default")
+        if found is None:
+            await _ensure(api, plural, "default", obj, group=group)
+            continue
+        current = found[0]
+        if current.get(field) != obj[field] or current.get("ports", obj.get("ports")) != obj.get("ports"):
+            info = RequestInfo("update", res, "default", "kubernetes")
+            await api.update(info, lambda cur, obj=obj: {**cur, **{k: v for k, v in obj.items() if k != "metadata"}})

@@ -182,6 +182,11 @@ async def test_system_namespaces_and_kubernetes_service_exist(raw: Raw) -> None:
     assert {"default", "kube-system", "kube-public", "kube-node-lease"} <= names
     code, svc = await raw.get(f"{SVCS}/kubernetes")
     assert code == 200 and svc["spec"]["clusterIP"] == "127.96.0.1"
+    port = int(raw.handle.url.rsplit(":", 1)[1])
+    code, ep = await raw.get("/api/v1/namespaces/default/endpoints/kubernetes")
+    assert code == 200 and ep["subsets"][0]["ports"][0]["port"] == port
+    code, eps = await raw.get("/apis/discovery.k8s.io/v1/namespaces/default/endpointslices/kubernetes")
+    assert code == 200 and eps["endpoints"][0]["addresses"] == ["127.0.0.1"] and eps["ports"][0]["port"] == port
 
 
 async def test_dry_run_stores_nothing(raw: Raw) -> None:
