@@ -125,6 +125,14 @@ def pod_phase(pod: Mapping) -> str:
     return (pod.get("status") or {}).get("phase") or "Pending"
 
 
+NODE_NAME_INDEX = "nodeName"
+
+
+def pod_node_name(pod: Mapping) -> list[str]:
+    """Index function: pods by `spec.nodeName` (unscheduled pods under "")."""
+    return [(pod.get("spec") or {}).get("nodeName") or ""]
+
+
 def unwrap_tombstone(obj: object) -> dict | None:
     """The last known object of a delete event (a `DeletedFinalStateUnknown` carries it in `.obj`)."""
     if isinstance(obj, dict):

@@ -35,7 +35,15 @@ from shared.resources import LEASES, NODES, PODS
 from shared.logging import get_logger
 
 from services.controller_manager.base import Controller, ControllerContext
-from services.controller_manager.objects import format_time, get_condition, meta, name_of, unwrap_tombstone
+from services.controller_manager.objects import (
+    NODE_NAME_INDEX,
+    format_time,
+    get_condition,
+    meta,
+    name_of,
+    pod_node_name,
+    unwrap_tombstone,
+)
 
 log = get_logger()
 
@@ -175,6 +183,7 @@ class NodeLifecycleController(Controller):
         self.node_informer = ctx.informers.informer(NODES)
         self.lease_informer = ctx.informers.informer(LEASES, namespace=NODE_LEASE_NAMESPACE)
         self.pod_informer = ctx.informers.informer(PODS)
+        self.pod_informer.add_indexer(NODE_NAME_INDEX, pod_node_name)
         self.node_informer.add_event_handler(on_add=self.enqueue, on_update=lambda o, n: self.enqueue(n),
                                              on_delete=self._on_node_delete)
         self.lease_informer.add_event_handler(on_add=self._on_lease, on_update=lambda o, n: self._on_lease(n))
@@ -266,6 +275,8 @@ class NodeLifecycleController(Controller):
         """`wanted`, minus NoExecute taints the zone's eviction limiter does not allow (yet)."""
         current = {(t.get("key"), t.get("effect")) for t in (node.get("spec") or {}).get("taints") or []}
         new_no_execute = {t for t in wanted - current if t[1] == "NoExecute"}
+        if not new_no_execute and not any(t[1] == "NoExecute" for t in wanted):
+            return wanted  # nothing to rate limit or withhold: skip looking at every node
         states = self._zone_states(node)
         if states and all(state == FULL_DISRUPTION for state, _ in states.values()):
             return {t for t in wanted if t[1] != "NoExecute"}
@@ -293,9 +304,7 @@ class NodeLifecycleController(Controller):
 
     async def _mark_pods_not_ready(self, node_name: str, now: datetime) -> None:
         """MarkPodsNotReady: a pod on a node that stopped reporting is not ready, whatever it last said."""
-        for pod in self.pod_informer.lister.list():
-            if (pod.get("spec") or {}).get("nodeName") != node_name:
-                continue
+        for pod in self.pod_informer.lister.by_index(NODE_NAME_INDEX, node_name):
             ready = get_condition((pod.get("status") or {}).get("conditions"), "Ready")
             if ready is None or ready.get("status") == "False":
                 continue

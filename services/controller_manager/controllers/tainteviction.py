@@ -20,12 +20,14 @@ from shared.logging import get_logger
 
 from services.controller_manager.base import Controller, ControllerContext
 from services.controller_manager.objects import (
+    NODE_NAME_INDEX,
     TERMINAL_PHASES,
     is_being_deleted,
     key_of,
     meta,
     name_of,
     parse_time,
+    pod_node_name,
     split_key,
 )
 
@@ -90,6 +92,7 @@ class TaintEvictionController(Controller):
         self.recorder = ctx.recorder_factory(self.name)
         self.node_informer = ctx.informers.informer(NODES)
         self.pod_informer = ctx.informers.informer(PODS)
+        self.pod_informer.add_indexer(NODE_NAME_INDEX, pod_node_name)
         self.node_informer.add_event_handler(on_add=self._on_node, on_update=self._on_node_update)
         self.pod_informer.add_event_handler(on_add=self._on_pod, on_update=lambda o, n: self._on_pod(n))
 
@@ -106,9 +109,8 @@ class TaintEvictionController(Controller):
             self._enqueue_pods_on(name_of(new))
 
     def _enqueue_pods_on(self, node_name: str) -> None:
-        for pod in self.pod_informer.lister.list():
-            if (pod.get("spec") or {}).get("nodeName") == node_name:
-                self.enqueue(pod)
+        for pod in self.pod_informer.lister.by_index(NODE_NAME_INDEX, node_name):
+            self.enqueue(pod)
 
     async def sync(self, key: str) -> None:
         namespace, name = split_key(key)
