@@ -2,9 +2,18 @@
 concurrency 1, 16 and 64, for the etcd and the embedded (SQLite) backend, with raw aetcd `Put` and
 `Txn` calls on the same etcd in the same run as the reference.
 
+What each number is (ops/s, `c` tasks calling back to back):
+- creates: new keys; CAS updates: each task updates its own key with the revision its last write
+  returned (every update wins); range reads: `get` of one key; list100: a 100-key prefix.
+- watch events: `c` watches replaying the same 2,000 writes from their start revision, events/s
+  delivered in total.
+- etcd only: creates and CAS updates run in alternating rounds with a raw aetcd `Put` and a raw
+  `Txn` (the same compare-mod_revision/put/else-range the backend sends), so both meet the same
+  etcd under the same machine load; `CAS/Txn` and `create/Put` are the ratios.
+
 `main(quick)` prints a table and writes bench/results/store.json. It starts its own etcd (the `etcd`
 binary on PATH, free loopback ports, a temporary data dir) unless KUBEMU_BENCH_ETCD names one.
-Target: the etcd backend's CAS updates at c=64 >= 0.9x a raw aetcd Txn doing the same compare-and-put.
+Target: the etcd backend's CAS updates at c=64 >= 0.9x the raw aetcd Txn.
 """
 
 from __future__ import annotations
@@ -214,8 +223,13 @@ def _wait_healthy(url: str, proc: subprocess.Popen) -> None:
 
 async def run(quick: bool) -> dict[str, Any]:
     duration, events = (0.3, 200) if quick else (2.0, 2000)
-    results: dict[str, Any] = {"concurrency": CONCURRENCY, "duration_s": duration, "value_bytes": len(VALUE),
-                               "watch_events_per_watcher": events, "backends": {}}
+    results: dict[str, Any] = {
+        "concurrency": CONCURRENCY, "duration_s": duration, "value_bytes": len(VALUE),
+        "watch_events_per_watcher": events, "cpus": os.cpu_count(),
+        "load_average_before": os.getloadavg(),  # the machine is shared: context for the numbers
+        "etcd": "KUBEMU_BENCH_ETCD" if os.environ.get("KUBEMU_BENCH_ETCD") else "own (started by the bench)",
+        "backends": {},
+    }
     with bench_etcd() as endpoint, tempfile.TemporaryDirectory(prefix="kubemu-bench-sqlite-") as tmp:
         host, port = parse_servers(endpoint)
         etcd, raw = EtcdBackend(endpoint), aetcd.Client(host=host, port=port)
