@@ -182,7 +182,10 @@ def _record(request: web.Request, user: UserInfo | None, code: int, seconds: flo
 async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     caches: dict[str, WatchCache] = app[CACHES]
     api = app[endpoints.API_KEY]
-    session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, sock_connect=5))
+    # Kubelets' serving certs are self-signed (kube-apiserver without --kubelet-certificate-authority
+    # does not verify them either).
+    session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, sock_connect=5),
+                                    connector=aiohttp.TCPConnector(ssl=False))
     app[endpoints.KUBELET_SESSION] = session
     for cache in caches.values():
         cache.start()
