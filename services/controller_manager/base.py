@@ -14,7 +14,7 @@ records its duration in `controller_sync_duration_seconds{controller=...}`.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -97,19 +97,23 @@ class Controller:
         self.queue.add(key_of(obj))
 
     async def timed_sync(self, key: str) -> None:
+        await self.timed(self.sync, key, self.queue_name)
+
+    async def timed(self, fn: Callable[[str], Awaitable[None]], key: str, controller: str) -> None:
+        """Run `fn(key)` with the sync's log context, write counting, log line and metrics."""
         start = time.perf_counter()
         result = "error"
         writes = [0]
         token = _WRITES.set(writes)
-        with structlog.contextvars.bound_contextvars(controller=self.queue_name, key=key):
+        with structlog.contextvars.bound_contextvars(controller=controller, key=key):
             try:
-                await self.sync(key)
+                await fn(key)
                 result = "success"
             finally:
                 _WRITES.reset(token)
                 elapsed = time.perf_counter() - start
-                SYNC_DURATION.labels(self.queue_name).observe(elapsed)
-                SYNC_TOTAL.labels(self.queue_name, result).inc()
+                SYNC_DURATION.labels(controller).observe(elapsed)
+                SYNC_TOTAL.labels(controller, result).inc()
                 emit = log.info if writes[0] or result == "error" else log.debug
                 emit("controller.synced", result=result, writes=writes[0], duration_ms=round(elapsed * 1000, 2))
 

@@ -50,6 +50,7 @@ log = get_logger()
 GC_RESOURCES = (PODS, REPLICASETS, DEPLOYMENTS, SERVICES, ENDPOINTS, ENDPOINTSLICES, CONFIGMAPS, SECRETS,
                 SERVICEACCOUNTS, NODES, LEASES)
 FOREGROUND = "foregroundDeletion"
+ORPHAN_QUEUE = "garbage_collector_attempt_to_orphan"
 ORPHAN = "orphan"
 
 
@@ -82,7 +83,7 @@ class GarbageCollector(Controller):
 
     def __init__(self, ctx: ControllerContext, *, workers: int | None = None) -> None:
         super().__init__(ctx, workers=workers)
-        self.orphan_queue = RateLimitingQueue(name="garbage_collector_attempt_to_orphan")
+        self.orphan_queue = RateLimitingQueue(name=ORPHAN_QUEUE)
         self.nodes: dict[str, GraphNode] = {}
         self.dependents: dict[str, set[str]] = {}
         for ref in GC_RESOURCES:
@@ -148,7 +149,8 @@ class GarbageCollector(Controller):
     async def run(self) -> None:
         await asyncio.gather(
             run_workers(self.queue, self.timed_sync, workers=self.workers, name=self.queue_name),
-            run_workers(self.orphan_queue, self.orphan, workers=1, name="garbage_collector_attempt_to_orphan"),
+            run_workers(self.orphan_queue, lambda uid: self.timed(self.orphan, uid, ORPHAN_QUEUE), workers=1,
+                        name=ORPHAN_QUEUE),
         )
 
     def shutdown(self) -> None:
