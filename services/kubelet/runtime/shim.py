@@ -1,0 +1,220 @@
+"""The container shim: one small process per container, like containerd-shim.
+
+Run as `python -S -I shim.py <container-dir> <status-fd>` (standard library only, so it starts in
+a few milliseconds and does not need the kubelet's packages). Guarantees:
+
+- It detaches (double fork), so the container outlives the kubelet that started it, and the kubelet
+  never has a zombie to reap.
+- It starts the container's process in its own session and process group, with the environment,
+  working directory and argv of `<container-dir>/spec.json`, stdin from /dev/null.
+- Every line the container writes to stdout/stderr is appended to the log file in the CRI log
+  format: `<RFC3339Nano> stdout|stderr F|P <line>` (`P` for a partial line longer than 16 KiB).
+- `started.json` (pid, start time) is written before the kubelet is told "started" on the status
+  fd; `exit.json` (exitCode, finishedAt, signal) is written before the shim exits, so whoever
+  sees the shim gone finds the exit recorded. A process killed by signal N exits 128+N (137 for
+  SIGKILL), as containerd reports it.
+- When the container's main process exits, the rest of its process group is killed, as the end
+  of a container's PID namespace would.
+"""
+
+import json
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import time
+
+MAX_LINE = 16 * 1024
+DRAIN_SECONDS = 0.5
+
+
+def rfc3339nano(ns: int) -> str:
+    secs, frac = divmod(ns, 1_000_000_000)
+    base = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs))
+    digits = f"{frac:09d}".rstrip("0")
+    return f"{base}.{digits}Z" if digits else f"{base}Z"
+
+
+def write_json(path: str, data: dict) -> None:
+    """Write `data` atomically: readers see the old file, or the whole new one."""
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(data, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def proc_start_ticks(pid: int) -> int:
+    """The process' start time in clock ticks since boot: with the pid, it names one process."""
+    with open(f"/proc/{pid}/stat") as f:
+        stat = f.read()
+    return int(stat.rsplit(")", 1)[1].split()[19])
+
+
+class LogWriter:
+    """Turns the container's output streams into CRI-format lines in one log file."""
+
+    def __init__(self, path: str) -> None:
+        self.file = open(path, "ab", buffering=0)
+        self.pending = {"stdout": b"", "stderr": b""}
+
+    def feed(self, stream: str, data: bytes) -> None:
+        buf = self.pending[stream] + data
+        out = []
+        while True:
+            nl = buf.find(b"\n")
+            if nl < 0:
+                break
+            out.extend(self._chunks(stream, buf[:nl], b"F"))
+            buf = buf[nl + 1:]
+        while len(buf) > MAX_LINE:
+            out.append(self._line(stream, buf[:MAX_LINE], b"P"))
+            buf = buf[MAX_LINE:]
+        self.pending[stream] = buf
+        if out:
+            self.file.write(b"".join(out))
+
+    def _chunks(self, stream: str, line: bytes, tag: bytes) -> list:
+        parts = []
+        while len(line) > MAX_LINE:
+            parts.append(self._line(stream, line[:MAX_LINE], b"P"))
+            line = line[MAX_LINE:]
+        parts.append(self._line(stream, line, tag))
+        return parts
+
+    def _line(self, stream: str, data: bytes, tag: bytes) -> bytes:
+        return b"%s %s %s %s\n" % (rfc3339nano(time.time_ns()).encode(), stream.encode(), tag, data)
+
+    def close(self) -> None:
+        for stream, rest in self.pending.items():
+            if rest:
+                self.file.write(self._line(stream, rest, b"F"))
+        self.file.close()
+
+
+def daemonize() -> None:
+    """Fork so the kubelet's child exits at once; the shim lives on, adopted by init."""
+    if os.fork() > 0:
+        os._exit(0)
+
+
+def start(spec: dict) -> subprocess.Popen:
+    ids = {}
+    if spec.get("user") is not None:
+        ids = {"user": spec["user"], "group": spec.get("group") or 0, "extra_groups": []}
+    return subprocess.Popen(
+        spec["argv"],
+        **ids,
+        env=spec["env"],
+        cwd=spec["cwd"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+        close_fds=True,
+    )
+
+
+def report(status_fd: int, data: dict) -> None:
+    with os.fdopen(status_fd, "w") as f:
+        f.write(json.dumps(data) + "\n")
+
+
+def start_error(cdir: str, status_fd: int, spec: dict, exc: OSError) -> None:
+    """The process could not be started: record it as containerd does (exit 128, StartError)."""
+    cmd = spec["argv"][0] if spec["argv"] else ""
+    if isinstance(exc, FileNotFoundError) and spec["cwd"] and not os.path.isdir(spec["cwd"]):
+        why = f'chdir to cwd ("{spec["cwd"]}") set in config.json failed: no such file or directory'
+    elif isinstance(exc, FileNotFoundError):
+        why = f'exec: "{cmd}": executable file not found in $PATH'
+    elif isinstance(exc, PermissionError):
+        why = f'exec: "{cmd}": permission denied'
+    else:
+        why = f'exec: "{cmd}": {exc.strerror or exc}'
+    message = (
+        "failed to create containerd task: failed to create shim task: OCI runtime create failed: "
+        f"runc create failed: unable to start container process: {why}: unknown"
+    )
+    now = time.time_ns()
+    write_json(os.path.join(cdir, "exit.json"), {
+        "exitCode": 128, "reason": "StartError", "message": message, "startedAt": now, "finishedAt": now,
+    })
+    report(status_fd, {"error": message})
+
+
+def pump(proc: subprocess.Popen, logs: LogWriter) -> None:
+    """Copy the container's output to the log until it exits, then drain what is left."""
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ, "stdout")
+    sel.register(proc.stderr, selectors.EVENT_READ, "stderr")
+    pidfd = os.pidfd_open(proc.pid)
+    sel.register(pidfd, selectors.EVENT_READ, None)
+    deadline = None
+    while len(sel.get_map()) > (0 if deadline else 1):
+        timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+        events = sel.select(timeout)
+        if deadline is not None and not events and time.monotonic() >= deadline:
+            break
+        for key, _ in events:
+            if key.data is None:
+                sel.unregister(pidfd)
+                kill_group(proc.pid)
+                deadline = time.monotonic() + DRAIN_SECONDS
+                continue
+            data = os.read(key.fd, 65536)
+            if data:
+                logs.feed(key.data, data)
+            else:
+                sel.unregister(key.fileobj)
+    os.close(pidfd)
+    sel.close()
+
+
+def kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def exit_record(proc: subprocess.Popen, started_ns: int) -> dict:
+    code = proc.wait()
+    sig = -code if code < 0 else 0
+    return {
+        "exitCode": 128 + sig if sig else code,
+        "signal": sig,
+        "startedAt": started_ns,
+        "finishedAt": time.time_ns(),
+    }
+
+
+def main() -> None:
+    cdir, status_fd = sys.argv[1], int(sys.argv[2])
+    with open(os.path.join(cdir, "spec.json")) as f:
+        spec = json.load(f)
+    daemonize()
+    logs = LogWriter(spec["logPath"])
+    try:
+        proc = start(spec)
+    except OSError as exc:
+        logs.close()
+        start_error(cdir, status_fd, spec, exc)
+        return
+    # Ignored only now: an ignored signal would stay ignored in the container across exec.
+    for sig in (signal.SIGHUP, signal.SIGINT, signal.SIGTERM, signal.SIGQUIT):
+        signal.signal(sig, signal.SIG_IGN)
+    started_ns = time.time_ns()
+    started = {"pid": proc.pid, "pidStart": proc_start_ticks(proc.pid), "startedAt": started_ns,
+               "shimPid": os.getpid(), "shimStart": proc_start_ticks(os.getpid())}
+    write_json(os.path.join(cdir, "started.json"), started)
+    report(status_fd, started)
+    pump(proc, logs)
+    record = exit_record(proc, started_ns)
+    logs.close()
+    write_json(os.path.join(cdir, "exit.json"), record)
+
+
+if __name__ == "__main__":
+    main()
