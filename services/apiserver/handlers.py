@@ -295,6 +295,10 @@ class Api:
         if info.subresource == "status":
             return self._status_update(current, new)
         cur_meta = current.get("metadata", {})
+        if meta.get("uid") and meta["uid"] != cur_meta.get("uid"):
+            raise errors.conflict(res.plural, res.group, info.name or "",
+                                  f"Precondition failed: UID in precondition: {meta['uid']}, UID in object meta: "
+                                  f"{cur_meta.get('uid')}")
         for key in _IMMUTABLE_META:
             if key in cur_meta:
                 meta[key] = cur_meta[key]

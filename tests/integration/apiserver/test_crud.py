@@ -182,3 +182,10 @@ async def test_concurrent_patches_all_apply(raw: Raw) -> None:
                            for i in range(10)))
     _, cm = await raw.get("/api/v1/namespaces/default/configmaps/cm")
     assert len(cm["data"]) == 10
+
+
+async def test_update_with_another_uid_conflicts(raw: Raw) -> None:
+    _, created = await raw.post(PODS, pod("a"))
+    created["metadata"]["uid"] = "another"
+    code, status = await raw.put(f"{PODS}/a", created)
+    assert code == 409 and "Precondition failed: UID in precondition: another" in status["message"]
