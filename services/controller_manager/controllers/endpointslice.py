@@ -7,7 +7,8 @@ Guarantees, for each Service with a selector:
 - endpoints are grouped by their resolved port list (named targetPorts can differ per pod); each
   group fills slices of at most `max_endpoints_per_slice`, named by generateName "<svc>-",
   labelled kubernetes.io/service-name=<svc> and endpointslice.kubernetes.io/managed-by=
-  endpointslice-controller.k8s.io, owned by the Service (controller ownerReference);
+  endpointslice-controller.k8s.io, owned by the Service (controller ownerReference); an endpoint
+  carries its node's topology.kubernetes.io/zone when the node has one;
 - a Service with no endpoints keeps one empty placeholder slice, as Kubernetes does;
 - slices are only written when they differ; stale slices (other ports, an older Service with the
   same name) are deleted. A deleted Service's slices go with it through the garbage collector;
@@ -19,9 +20,10 @@ Guarantees, for each Service with a selector:
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 
 from shared.client import NotFound
-from shared.resources import ENDPOINTSLICES, PODS, SERVICES
+from shared.resources import ENDPOINTSLICES, NODES, PODS, SERVICES
 
 from shared.logging import get_logger
 
@@ -103,7 +105,11 @@ def _rv(obj: dict) -> int:
         return 0
 
 
-def pod_endpoint(service: dict, pod: dict) -> dict:
+ZONE_LABEL = "topology.kubernetes.io/zone"
+ZoneOf = Callable[[str], str | None]
+
+
+def pod_endpoint(service: dict, pod: dict, zone_of: ZoneOf | None = None) -> dict:
     serving = is_pod_ready(pod)
     terminating = is_being_deleted(pod)
     publish = bool((service.get("spec") or {}).get("publishNotReadyAddresses"))
@@ -116,13 +122,17 @@ def pod_endpoint(service: dict, pod: dict) -> dict:
     node = (pod.get("spec") or {}).get("nodeName")
     if node:
         endpoint["nodeName"] = node
+        zone = zone_of(node) if zone_of else None
+        if zone:
+            endpoint["zone"] = zone
     hostname, subdomain = (pod.get("spec") or {}).get("hostname"), (pod.get("spec") or {}).get("subdomain")
     if hostname and subdomain == name_of(service):
         endpoint["hostname"] = hostname
     return endpoint
 
 
-def desired_groups(service: dict, pods: list[dict]) -> dict[tuple, tuple[list[dict], list[dict]]]:
+def desired_groups(service: dict, pods: list[dict], zone_of: ZoneOf | None = None
+                   ) -> dict[tuple, tuple[list[dict], list[dict]]]:
     """ports key → (ports, endpoints sorted by pod name)."""
     groups: dict[tuple, tuple[list[dict], list[dict]]] = {}
     for pod in sorted(pods, key=lambda p: (name_of(p), uid_of(p))):
@@ -132,7 +142,7 @@ def desired_groups(service: dict, pods: list[dict]) -> dict[tuple, tuple[list[di
         if (service.get("spec") or {}).get("ports") and not ports:
             continue  # none of the service's ports resolve on this pod
         group = groups.setdefault(_ports_key(ports), (ports, []))
-        group[1].append(pod_endpoint(service, pod))
+        group[1].append(pod_endpoint(service, pod, zone_of))
     return groups
 
 
@@ -155,10 +165,10 @@ def _slice_differs(existing: dict, wanted: dict) -> bool:
         (meta(existing).get("labels") or {}) != wanted["metadata"]["labels"]
 
 
-def plan(service: dict, pods: list[dict], existing: list[dict], max_per_slice: int = MAX_ENDPOINTS_PER_SLICE
-         ) -> tuple[list[dict], list[dict], list[dict]]:
+def plan(service: dict, pods: list[dict], existing: list[dict], max_per_slice: int = MAX_ENDPOINTS_PER_SLICE,
+         zone_of: ZoneOf | None = None) -> tuple[list[dict], list[dict], list[dict]]:
     """(slices to create, slices to update, slices to delete) for one Service."""
-    groups = desired_groups(service, pods)
+    groups = desired_groups(service, pods, zone_of)
     mine = [s for s in existing if (controller_ref(s) or {}).get("uid") == uid_of(service)]
     to_delete = [s for s in existing if s not in mine]
     if not groups:
@@ -198,6 +208,7 @@ class EndpointSliceController(Controller):
         self.svc_informer = ctx.informers.informer(SERVICES)
         self.pod_informer = ctx.informers.informer(PODS)
         self.slice_informer = ctx.informers.informer(ENDPOINTSLICES)
+        self.node_informer = ctx.informers.informer(NODES)
         self.svc_informer.add_event_handler(on_add=self.enqueue, on_update=lambda o, n: self.enqueue(n),
                                             on_delete=self._on_service_delete)
         self.pod_informer.add_event_handler(on_add=self._on_pod, on_update=self._on_pod_update,
@@ -241,6 +252,10 @@ class EndpointSliceController(Controller):
         if endpoint_slice is not None:
             self._on_slice(endpoint_slice)
 
+    def _zone_of(self, node_name: str) -> str | None:
+        node = self.node_informer.lister.get(node_name)
+        return (meta(node).get("labels") or {}).get(ZONE_LABEL) if node else None
+
     def _existing_slices(self, namespace: str, service_name: str) -> list[dict]:
         return [s for s in self.slice_informer.lister.list(namespace=namespace)
                 if (meta(s).get("labels") or {}).get(SERVICE_NAME_LABEL) == service_name
@@ -258,7 +273,7 @@ class EndpointSliceController(Controller):
         if self.tracker.stale(key, existing):
             raise StaleInformerCache("EndpointSlice informer cache is out of date")
         pods = self.pod_informer.lister.list(namespace=namespace)
-        creates, updates, deletes = plan(service, pods, existing, self.max_per_slice)
+        creates, updates, deletes = plan(service, pods, existing, self.max_per_slice, self._zone_of)
         for body in creates:
             created = await self.client.create(ENDPOINTSLICES, body, namespace=namespace)
             self.tracker.written(key, created)

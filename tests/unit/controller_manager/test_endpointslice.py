@@ -53,6 +53,13 @@ async def test_slice_holds_ready_and_not_ready_pods_with_resolved_ports(cluster)
     ]
 
 
+def test_endpoint_carries_its_nodes_zone():
+    zones = {"node-1": "zone-a"}
+    creates, _, _ = plan(service(), [pod("a", ports=HTTP), pod("b", ip="127.244.2.2", node="node-2", ports=HTTP)],
+                         [], zone_of=zones.get)
+    assert [e.get("zone") for e in creates[0]["endpoints"]] == ["zone-a", None]
+
+
 async def test_terminating_pod_is_serving_but_not_ready(cluster):
     esc = make(cluster, service(), [pod("a", deleting=True, ports=HTTP)])
     await esc.sync("default/web")
