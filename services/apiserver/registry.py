@@ -6,8 +6,10 @@ Guarantees:
   coordination.k8s.io/v1 leases) is described here with Kubernetes' names: group, version, kind,
   plural, singular, short names, categories, subresources, scope.
 - `Resource` is pure data plus pure hooks: `default(obj)` fills in Kubernetes' defaults in place,
-  `validate(obj, old)` returns `Cause`s (empty means valid), `field_labels(obj)` gives the values
-  field selectors match against. Nothing here does I/O.
+  `validate(obj, old)` returns `Cause`s (empty means valid) for the main resource and
+  `validate_status(obj, old)` for `/status` writes, `field_labels(obj)` gives the values field
+  selectors match against. `storage_resource` is where Kubernetes keeps the resource in etcd
+  (`minions` for nodes, `services/specs`, `services/endpoints`). Nothing here does I/O.
 - `Registry` answers lookups by (group, version, plural), by kind, and by any name kubectl may use
   (plural, singular, short name).
 
