@@ -240,6 +240,10 @@ async def _bootstrap(app: web.Application, api: Api) -> None:
             for name in admission.SYSTEM_NAMESPACES:
                 await _ensure(api, "namespaces", None, {"metadata": {"name": name}})
             await _ensure_kubernetes_service(app, api)
+            # Serve only once every watch cache has listed: a list answered from the store before
+            # then could carry a resourceVersion older than the cache's start (410 on the watch).
+            for cache in app[CACHES].values():
+                await cache.wait_ready(app[CONFIG].storage_timeout)
             return
         except (errors.ApiStatusError, OSError) as exc:
             log.warning("apiserver.bootstrap_retry", error=str(exc))
