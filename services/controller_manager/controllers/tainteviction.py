@@ -5,7 +5,8 @@ Guarantees, for each pod bound to a node with NoExecute taints:
 - otherwise it is deleted when the shortest tolerationSeconds of the tolerations used runs out,
   counted from the newest of those taints' timeAdded (tolerations without tolerationSeconds
   tolerate forever); until then the key is requeued for that moment;
-- each eviction records TaintManagerEviction "Marking for deletion Pod <ns>/<name>".
+- each eviction records TaintManagerEviction "Marking for deletion Pod <ns>/<name>"; a pending
+  eviction whose taint goes away records "Cancelling deletion of Pod <ns>/<name>".
 It is level-based: a taint that went away simply means nothing is due any more.
 """
 
@@ -90,6 +91,7 @@ class TaintEvictionController(Controller):
     def __init__(self, ctx: ControllerContext, *, workers: int | None = None) -> None:
         super().__init__(ctx, workers=workers)
         self.recorder = ctx.recorder_factory(self.name)
+        self.scheduled: set[str] = set()  # pods waiting for their toleration to run out (for the cancel event)
         self.node_informer = ctx.informers.informer(NODES)
         self.pod_informer = ctx.informers.informer(PODS)
         self.pod_informer.add_indexer(NODE_NAME_INDEX, pod_node_name)
@@ -116,16 +118,20 @@ class TaintEvictionController(Controller):
         namespace, name = split_key(key)
         pod = self.pod_informer.lister.get(name, namespace)
         if pod is None or is_being_deleted(pod) or (pod.get("status") or {}).get("phase") in TERMINAL_PHASES:
+            self.scheduled.discard(key)
             return
         node = self.node_informer.lister.get((pod.get("spec") or {}).get("nodeName") or "")
-        if node is None:
-            return
-        due = eviction_due(pod, _no_execute(node), self.now())
+        due = eviction_due(pod, _no_execute(node), self.now()) if node is not None else None
         if due is None:
+            if key in self.scheduled:  # the taint went away (node back) before the toleration ran out
+                self.scheduled.discard(key)
+                self.recorder.event(pod, "Normal", "TaintManagerEviction", f"Cancelling deletion of Pod {key}")
             return
         if due > 0:
+            self.scheduled.add(key)
             self.queue.add_after(key, due)
             return
+        self.scheduled.discard(key)
         self.recorder.event(pod, "Normal", "TaintManagerEviction", f"Marking for deletion Pod {key_of(pod)}")
         log.info("pod.evicted", node=(pod.get("spec") or {}).get("nodeName"))
         try:

@@ -233,6 +233,20 @@ async def test_pod_is_evicted_when_its_toleration_runs_out(cluster):
                                "Marking for deletion Pod default/web-1")]
 
 
+async def test_pending_eviction_is_cancelled_when_the_node_comes_back(cluster):
+    cluster.add(NODES, node(ready="Unknown", taints=[UNREACHABLE]))
+    p = pod("web-1")
+    p["spec"]["tolerations"] = DEFAULT_TOLERATIONS
+    cluster.add(PODS, p)
+    tec = TaintEvictionController(cluster.ctx(OPTS))
+    await tec.sync("default/web-1")
+    cluster.cache(NODES).objects[("", "node-1")] = node()
+    await tec.sync("default/web-1")
+    assert cluster.client.writes() == []
+    assert cluster.events == [("default/web-1", "Normal", "TaintManagerEviction",
+                               "Cancelling deletion of Pod default/web-1")]
+
+
 async def test_pod_on_healthy_node_is_left_alone(cluster):
     cluster.add(NODES, node())
     cluster.add(PODS, pod("web-1"))
