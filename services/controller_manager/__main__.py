@@ -7,6 +7,7 @@ import argparse
 from shared.client import ApiClient, add_client_flags
 from shared.service import add_common_flags, env_default, run_service, setup_logging
 
+from services.controller_manager import controllers as registry
 from services.controller_manager.app import create_app
 from services.controller_manager.config import ControllerManagerConfig
 
@@ -65,7 +66,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
           str, "Lease name")
     _flag(p, "--leader-elect-resource-namespace", "KUBEMU_LEADER_ELECT_RESOURCE_NAMESPACE",
           d.leader_elect_resource_namespace, str, "Lease namespace")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    try:
+        registry.selected(args.controllers)
+    except ValueError as err:
+        p.error(f"--controllers: {err}")
+    return args
 
 
 def config_from_args(args: argparse.Namespace) -> ControllerManagerConfig:

@@ -8,6 +8,7 @@ import time
 import urllib.request
 
 import aiohttp
+import pytest
 from aiohttp import web
 
 from shared.resources import DEPLOYMENTS, EVENTS, LEASES
@@ -31,6 +32,8 @@ def test_flags_reach_the_config():
     assert config.leader_elect is False and config.concurrent_deployment_syncs == 2
     assert parse_args([]).port == 10257
     assert parse_args(["--secure-port", "1234"]).port == 1234
+    with pytest.raises(SystemExit):
+        parse_args(["--controllers", "*,bogus"])
 
 
 async def test_app_leads_serves_health_and_metrics_and_records_events(apiserver, api_client):
