@@ -21,6 +21,7 @@ from shared.logging import get_logger
 from services.controller_manager.base import Controller, ControllerContext
 from services.controller_manager.controllers.endpoints_util import (
     endpoint_ports,
+    manages_endpoints,
     pod_ip,
     service_labels,
     service_selects,
@@ -127,7 +128,7 @@ class EndpointsController(Controller):
         if service is None:
             await self._delete_endpoints(namespace, name)
             return
-        if not (service.get("spec") or {}).get("selector") or is_being_deleted(service):
+        if not manages_endpoints(service) or is_being_deleted(service):
             return  # without a selector, the user manages the Endpoints
         subsets = desired_subsets(service, self.pod_informer.lister.list(namespace=namespace))
         labels = dict(service_labels(service), **{SKIP_MIRROR_LABEL: "true"})  # not for the mirroring controller

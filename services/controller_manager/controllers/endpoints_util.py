@@ -61,6 +61,12 @@ def service_selects(service: Mapping, pod: Mapping) -> bool:
     return map_selector_matches((service.get("spec") or {}).get("selector"), labels_of(pod))
 
 
+def manages_endpoints(service: Mapping) -> bool:
+    """Endpoints are computed for Services with a selector, except ExternalName ones."""
+    spec = service.get("spec") or {}
+    return bool(spec.get("selector")) and spec.get("type") != "ExternalName"
+
+
 def is_headless(service: Mapping) -> bool:
     return (service.get("spec") or {}).get("clusterIP") == "None"
 

@@ -30,6 +30,7 @@ from shared.logging import get_logger
 from services.controller_manager.base import Controller, ControllerContext
 from services.controller_manager.controllers.endpoints_util import (
     endpoint_ports,
+    manages_endpoints,
     pod_ip,
     service_labels,
     service_selects,
@@ -264,7 +265,7 @@ class EndpointSliceController(Controller):
     async def sync(self, key: str) -> None:
         namespace, name = split_key(key)
         service = self.svc_informer.lister.get(name, namespace)
-        if service is None or not (service.get("spec") or {}).get("selector"):
+        if service is None or not manages_endpoints(service):
             self.tracker.forget(key)
             return  # deleted (its slices are garbage collected) or not ours to manage
         if is_being_deleted(service):

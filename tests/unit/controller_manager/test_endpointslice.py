@@ -124,6 +124,13 @@ async def test_service_without_selector_is_not_managed(cluster):
     assert cluster.client.writes() == []
 
 
+async def test_external_name_service_gets_no_endpoints(cluster):
+    esc = make(cluster, service(type="ExternalName", externalName="example.com"), [pod("a", ports=HTTP)])
+    await esc.sync("default/web")
+    await EndpointsController(cluster.ctx()).sync("default/web")
+    assert cluster.client.writes() == []
+
+
 async def test_pod_change_enqueues_matching_services(cluster):
     esc = make(cluster, service())
     cluster.add(SERVICES, service("db", selector={"app": "db"}))
