@@ -27,8 +27,11 @@ async def test_metrics_count_requests_and_watchers(apiserver: ApiServerHandle) -
         _, listed = await raw.get(PODS)
         watch = raw.watch(PODS, {"resourceVersion": listed["metadata"]["resourceVersion"], "timeoutSeconds": "3"})
         task = asyncio.ensure_future(watch.__anext__())
-        await asyncio.sleep(0.3)
-        code, text = await raw.get("/metrics")
+        for _ in range(50):  # until the watch is registered
+            code, text = await raw.get("/metrics")
+            if 'apiserver_registered_watchers{resource="pods"} 1.0' in text:
+                break
+            await asyncio.sleep(0.1)
         assert code == 200
         assert 'apiserver_request_total{code="201",resource="pods",verb="POST"} 1.0' in text
         assert 'apiserver_request_total{code="404",resource="pods",verb="GET"} 1.0' in text
