@@ -1,7 +1,7 @@
 """Helpers over API objects (plain dicts), after apimachinery's meta helpers and k8s podutil.
 
-Guarantees: nothing here mutates its arguments; times are UTC and formatted like Kubernetes
-(`metav1.Time` → RFC 3339 seconds, `metav1.MicroTime` → microseconds, both with `Z`).
+Guarantees: nothing here mutates its arguments; times are UTC and formatted like Kubernetes'
+`metav1.Time` (RFC 3339, seconds, `Z`); parsing also takes MicroTime (microseconds).
 """
 
 from __future__ import annotations
@@ -28,10 +28,6 @@ def parse_time(value: str | None) -> datetime | None:
 
 def format_time(dt: datetime) -> str:
     return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def format_micro_time(dt: datetime) -> str:
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def meta(obj: Mapping) -> Mapping:

@@ -8,7 +8,6 @@ stale cache never makes a deleted or recreated owner adopt anything.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Awaitable, Callable, Mapping
 
 from shared.client import Invalid, NotFound
@@ -103,7 +102,3 @@ def recheck_owner(client, ref, owner: Mapping) -> Callable[[], Awaitable[None]]:
             raise ClaimError(f"{meta(owner)['name']} has just been deleted at {meta(fresh)['deletionTimestamp']}")
 
     return check
-
-
-def deepcopy(obj: dict) -> dict:
-    return copy.deepcopy(obj)
