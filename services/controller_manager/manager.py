@@ -28,7 +28,7 @@ class ControllerManager:
                  recorder_factory: Any = None) -> None:
         self.config = config
         self.client = client
-        self.specs = registry.selected(config.controllers)
+        self.specs = registry.runnable(registry.selected(config.controllers), config)
         self._factory = informer_factory
         self._recorder_factory = recorder_factory
         self._recorders: list[Any] = []

@@ -17,6 +17,7 @@ class ControllerSpec:
     aliases: tuple[str, ...]
     factory: str            # "module:Class", imported only when enabled
     workers_option: str | None = None
+    requires_option: str | None = None  # a boolean option that must be true for it to run
 
 
 SPECS: tuple[ControllerSpec, ...] = (
@@ -35,7 +36,8 @@ SPECS: tuple[ControllerSpec, ...] = (
     ControllerSpec("serviceaccount-controller", ("serviceaccount",), "serviceaccount:ServiceAccountController"),
     ControllerSpec("node-lifecycle-controller", ("nodelifecycle",), "nodelifecycle:NodeLifecycleController"),
     ControllerSpec("taint-eviction-controller", ("tainteviction",), "tainteviction:TaintEvictionController"),
-    ControllerSpec("node-ipam-controller", ("nodeipam",), "nodeipam:NodeIpamController"),
+    ControllerSpec("node-ipam-controller", ("nodeipam",), "nodeipam:NodeIpamController",
+                   requires_option="allocate_node_cidrs"),
     ControllerSpec("pod-garbage-collector-controller", ("podgc",), "podgc:PodGCController"),
 )
 DISABLED_BY_DEFAULT: frozenset[str] = frozenset()
@@ -65,6 +67,11 @@ def _enabled(spec: ControllerSpec, items: list[str]) -> bool:
             return False
         has_star = has_star or item == "*"
     return has_star and spec.name not in DISABLED_BY_DEFAULT
+
+
+def runnable(specs: list[ControllerSpec], options: Any) -> list[ControllerSpec]:
+    """The enabled controllers whose required option (e.g. --allocate-node-cidrs) is on."""
+    return [s for s in specs if not s.requires_option or getattr(options, s.requires_option, True)]
 
 
 def build(spec: ControllerSpec, ctx: Any) -> Any:

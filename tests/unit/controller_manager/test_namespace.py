@@ -104,6 +104,14 @@ def test_controllers_flag(flag, expected):
     assert [s.name for s in registry.selected(flag)] == expected
 
 
+def test_node_ipam_runs_only_when_allocating_cidrs():
+    from services.controller_manager.config import ControllerManagerConfig
+
+    names = lambda cfg: [s.name for s in registry.runnable(registry.selected("*"), cfg)]  # noqa: E731
+    assert "node-ipam-controller" in names(ControllerManagerConfig())
+    assert "node-ipam-controller" not in names(ControllerManagerConfig(allocate_node_cidrs=False))
+
+
 def test_unknown_controller_is_an_error():
     with pytest.raises(ValueError, match="unknown controllers: bogus"):
         registry.selected("*,bogus")
