@@ -252,7 +252,7 @@ class RulesDiff:
 
 def _chains_and_rules(text: str) -> tuple[list[str], list[str]]:
     lines = text.splitlines()
-    chains = [line[1:].split(" ", 1)[0] for line in lines if line.startswith(":")]
+    chains = [line[1:].split(" ", 1)[0] for line in lines if line.startswith(":") and line.endswith(" - [0:0]")]
     rules = [line for line in lines if line.startswith("-A ")]
     return chains, rules
 
