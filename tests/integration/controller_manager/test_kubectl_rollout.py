@@ -9,6 +9,8 @@ import pytest
 
 from shared.resources import REPLICASETS
 
+from tests.integration.controller_manager.conftest import eventually
+
 MANIFEST = """
 apiVersion: apps/v1
 kind: Deployment
@@ -62,3 +64,25 @@ async def test_kubectl_rollout_status_set_image_and_undo(apiserver, api_client, 
     rss = {rs["metadata"]["annotations"]["deployment.kubernetes.io/revision"]: rs["spec"]["template"]["spec"]
            ["containers"][0]["image"] for rs in (await api_client.list(REPLICASETS, namespace="default"))["items"]}
     assert rss == {"3": "nginx:1.25", "2": "nginx:1.26"}
+
+
+async def test_kubectl_pause_scale_resume(apiserver, api_client, controller_manager, nodes):
+    await nodes(["node-1"], ready_delay=0.05)
+    await controller_manager()
+    await kubectl(apiserver, "apply", "-f", "-", stdin=MANIFEST)
+    await kubectl(apiserver, "rollout", "status", "deployment/nginx", "--timeout=60s")
+    await kubectl(apiserver, "rollout", "pause", "deployment/nginx")
+    await kubectl(apiserver, "set", "image", "deployment/nginx", "nginx=nginx:1.27")
+    await kubectl(apiserver, "scale", "deployment/nginx", "--replicas=5")
+
+    async def scaled_without_rollout():
+        rss = (await api_client.list(REPLICASETS, namespace="default"))["items"]
+        return len(rss) == 1 and rss[0]["spec"]["replicas"] == 5
+
+    await eventually(scaled_without_rollout, what="a paused deployment scaled, not rolled")
+    await kubectl(apiserver, "rollout", "resume", "deployment/nginx")
+    out = await kubectl(apiserver, "rollout", "status", "deployment/nginx", "--timeout=60s")
+    assert 'deployment "nginx" successfully rolled out' in out
+    rss = (await api_client.list(REPLICASETS, namespace="default"))["items"]
+    assert sorted((rs["spec"]["template"]["spec"]["containers"][0]["image"], rs["spec"]["replicas"]) for rs in rss) \
+        == [("nginx:1.25", 0), ("nginx:1.27", 5)]
