@@ -91,8 +91,8 @@ async def test_rolling_update_within_bounds_then_undo(api_client, controller_man
     assert len((await api_client.list(REPLICASETS, namespace=NS))["items"]) == 2
 
 
-async def _all_on_image(client, image: str):
-    pods = (await client.list(PODS, namespace=NS, label_selector="app=web"))["items"]
+async def _all_on_image(client, image: str, app: str = "web"):
+    pods = (await client.list(PODS, namespace=NS, label_selector=f"app={app}"))["items"]
     ok = len(pods) == 10 and all(p["spec"]["containers"][0]["image"] == image for p in pods)
     return pods if ok else None
 
@@ -152,3 +152,24 @@ async def test_orphan_deletion_keeps_replica_set(api_client, controller_manager,
         return not deps and len(rss) == 1 and not rss[0]["metadata"].get("ownerReferences")
 
     await eventually(orphaned, what="the ReplicaSet to be orphaned")
+
+
+async def test_a_restarted_controller_manager_finishes_the_rollout(api_client, controller_manager, nodes):
+    """Level-based: a new process with empty memory (no expectations) continues where the old one stopped."""
+    await nodes(["node-1", "node-2"], ready_delay=0.3)
+    first = await controller_manager()
+    await api_client.create(DEPLOYMENTS, deployment("restart", 10))
+    await eventually(lambda: rolled_out(api_client, "restart", "nginx:1.25"), what="first rollout")
+    stop, samples = asyncio.Event(), []
+    sampler = asyncio.create_task(watch_bounds(api_client, "restart", stop, samples))
+    await api_client.patch(DEPLOYMENTS, "restart", {"spec": {"template": {"spec": {"containers": [
+        {"name": "web", "image": "nginx:1.26"}]}}}}, namespace=NS, patch_type="strategic")
+    await asyncio.sleep(0.5)
+    await first.stop()  # mid-rollout
+    await controller_manager()
+    await eventually(lambda: rolled_out(api_client, "restart", "nginx:1.26"), what="rollout finished by the successor")
+    stop.set()
+    await sampler
+    assert max(total for total, _ in samples) <= 13
+    pods = await eventually(lambda: _all_on_image(api_client, "nginx:1.26", "restart"), what="exactly 10 new pods")
+    assert len(pods) == 10
