@@ -10,8 +10,11 @@ Guarantees (those of `base.py`, checked by the shared storage test suite):
 - A list at a past revision reads the log as it was at that revision: a consistent snapshot for
   every page of a paged list, until that revision is compacted.
 - `watch` yields every change under a prefix from `start_revision` on, in revision order, none
-  missed or repeated: it reads the log (each read is a snapshot) and waits for this backend's own
-  writes (a write wakes every watcher at once) or, for writes made by another process, a short poll.
+  missed or repeated. One tail task reads each new log row once for all watchers and keeps the
+  newest `TAIL_EVENTS` in memory; a watcher serves itself from there when that window covers its
+  next revision, else from the log (each read is a snapshot; the first read always goes to the log,
+  to check the start against compaction). The tail wakes on this backend's own writes at once, and
+  polls for writes made by another process.
 - `compact(revision)` drops history superseded at `revision`; reading or watching below it raises
   `Compacted`.
 - SQLite never runs on the event loop: writes go to one writer thread, which commits every write
@@ -22,6 +25,7 @@ Guarantees (those of `base.py`, checked by the shared storage test suite):
 from __future__ import annotations
 
 import asyncio
+import bisect
 import concurrent.futures
 import sqlite3
 from collections.abc import AsyncIterator, Callable
@@ -42,6 +46,7 @@ from services.apiserver.storage.base import (
 
 DB_FILE = "kubemu.db"
 WATCH_BATCH = 1000  # log rows a watcher reads per query
+TAIL_EVENTS = 10_000  # newest events kept in memory for the watchers that are caught up
 POLL_INTERVAL = 0.5  # seconds; only for writes made by another process (ours wake watchers at once)
 
 _SCHEMA = """
@@ -85,6 +90,12 @@ FROM log l LEFT JOIN log p ON p.id = l.prev_revision AND l.prev_revision > 0
 WHERE l.id >= ? AND l.name >= ? AND l.name < ? ORDER BY l.id LIMIT ?
 """
 
+_TAIL = """
+SELECT l.id, l.name, l.deleted, l.create_revision, l.value, p.id, p.create_revision, p.value
+FROM log l LEFT JOIN log p ON p.id = l.prev_revision AND l.prev_revision > 0
+WHERE l.id > ? ORDER BY l.id LIMIT ?
+"""
+
 _COMPACT = """
 DELETE FROM log WHERE id <= :rev AND (deleted = 1 OR id < (
     SELECT MAX(l2.id) FROM log l2 WHERE l2.name = log.name AND l2.id <= :rev))
@@ -118,6 +129,44 @@ class _Batch:
         self.ops: list[tuple[Callable[..., Any], tuple[Any, ...], asyncio.Future[Any]]] = []
 
 
+class _Tail:
+    """The newest events of the whole store, read once for all watchers. Covers the revisions
+    (start, rev]: every event in that range is in `events`, in order. Not ready until it knows the
+    revision it starts at."""
+
+    def __init__(self) -> None:
+        self.ready = False
+        self.start = self.rev = 0
+        self.events: list[WatchEvent] = []
+        self.revisions: list[int] = []
+        self.changed = asyncio.Event()
+
+    def covers(self, revision: int) -> bool:
+        return self.ready and revision > self.start
+
+    def since(self, revision: int, prefix: str, end: str) -> list[WatchEvent]:
+        i = bisect.bisect_left(self.revisions, revision)
+        return [e for e in self.events[i:] if prefix <= e.kv.key < end]
+
+    def begin(self, revision: int) -> None:
+        """Cover nothing, from `revision` on (at the first read, or after a compaction overtook us:
+        the history we had not read yet may be gone, so watchers below it must ask the log)."""
+        self.start = self.rev = revision
+        self.events, self.revisions = [], []
+        self.ready = True
+
+    def add(self, events: list[WatchEvent], upto: int) -> None:
+        self.events.extend(events)
+        self.revisions.extend(e.revision for e in events)
+        self.rev = upto
+        if len(self.events) > 2 * TAIL_EVENTS:  # trim in chunks: the slice copy is O(n)
+            drop = len(self.events) - TAIL_EVENTS
+            self.start = self.revisions[drop - 1]
+            del self.events[:drop], self.revisions[:drop]
+        self.changed.set()
+        self.changed = asyncio.Event()
+
+
 class SqliteBackend:
     """The storage `Backend` on a SQLite file in `data_dir`."""
 
@@ -137,6 +186,8 @@ class SqliteBackend:
         self._queued: _Batch | None = None
         self._flusher: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
+        self._tail = _Tail()
+        self._tail_task: asyncio.Task[None] | None = None
         self._closed = False
 
     # ---- reads -------------------------------------------------------------------------------
@@ -203,35 +254,77 @@ class SqliteBackend:
     async def watch(self, prefix: str, start_revision: int) -> AsyncIterator[WatchEvent]:
         end = prefix_end(prefix)
         next_rev = start_revision or await self.current_revision() + 1
+        tail = self._follow_tail()
+        from_log = True  # the first read goes to the log: it checks the start against compaction
         while not self._closed:
-            wake = self._wake  # taken before the read, so a write during the read is not slept through
-            try:
-                events = await self._read(self._events, prefix, end, next_rev)
-            except Unavailable:
-                if self._closed:
-                    return  # closed under us: the watch just ends
-                raise
+            changed = tail.changed  # taken before reading, so an event added meanwhile wakes us
+            if from_log or not tail.covers(next_rev):
+                try:
+                    events, upto = await self._read(self._events, prefix, end, next_rev)
+                except Unavailable:
+                    if self._closed:
+                        return  # closed under us: the watch just ends
+                    raise
+                from_log, caught_up = False, len(events) < WATCH_BATCH
+            else:
+                events, upto, caught_up = tail.since(next_rev, prefix, end), tail.rev, True
             for event in events:
                 yield event
-            if events:
-                next_rev = events[-1].revision + 1
-            if len(events) < WATCH_BATCH:
-                try:
-                    await asyncio.wait_for(wake.wait(), self._poll_interval)
-                except TimeoutError:
-                    pass
+            next_rev = max(next_rev, upto + 1)
+            if caught_up:
+                await _wait(changed, self._poll_interval)
 
-    def _events(self, prefix: str, end: str, start: int) -> list[WatchEvent]:
+    def _events(self, prefix: str, end: str, start: int) -> tuple[list[WatchEvent], int]:
+        """Events under the prefix from `start` on, and the revision up to which they are all there."""
         conn = self._rconn
         conn.execute("BEGIN")
         try:
             compacted = _compact_revision(conn)
             if start <= compacted:
                 raise Compacted(start, compacted)
+            current = _revision(conn)
             rows = conn.execute(_EVENTS, (start, prefix, end, WATCH_BATCH)).fetchall()
         finally:
             conn.execute("COMMIT")
-        return [_event(row) for row in rows]
+        events = [_event(row) for row in rows]
+        return events, events[-1].revision if len(events) == WATCH_BATCH else current
+
+    def _follow_tail(self) -> _Tail:
+        if self._tail_task is None:
+            self._tail_task = asyncio.create_task(self._run_tail())
+        return self._tail
+
+    async def _run_tail(self) -> None:
+        """Read every new log row once, for all watchers; woken by our writes, else polling."""
+        tail = self._tail
+        while not self._closed:
+            wake = self._wake
+            try:
+                if not tail.ready:
+                    tail.begin(await self.current_revision())
+                events, upto, compacted = await self._read(self._tail_rows, tail.rev)
+            except Unavailable:  # watchers reading the log see it too; try again later
+                events, upto, compacted = [], tail.rev, 0
+            if compacted > tail.rev:
+                tail.begin(compacted)
+            elif events or upto > tail.rev:
+                tail.add(events, upto)
+            if len(events) < WATCH_BATCH:
+                await _wait(wake, self._poll_interval)
+        tail.add([], tail.rev)  # wake the watchers, so they end
+
+    def _tail_rows(self, after: int) -> tuple[list[WatchEvent], int, int]:
+        """Every change after `after`, the revision up to which they are all there, the compact revision."""
+        conn = self._rconn
+        conn.execute("BEGIN")
+        try:
+            compacted = _compact_revision(conn)
+            current = _revision(conn)
+            rows = conn.execute(_TAIL, (after, WATCH_BATCH)).fetchall()
+        finally:
+            conn.execute("COMMIT")
+        events = [_event(row) for row in rows]
+        return events, events[-1].revision if len(events) == WATCH_BATCH else current, compacted
 
     # ---- plumbing ----------------------------------------------------------------------------
 
@@ -242,6 +335,8 @@ class SqliteBackend:
         self._wake.set()
         if self._flusher is not None:
             await asyncio.gather(self._flusher, return_exceptions=True)
+        if self._tail_task is not None:
+            await asyncio.gather(self._tail_task, return_exceptions=True)
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(self._writer_pool, self._wconn.close)
         await loop.run_in_executor(self._reader_pool, self._rconn.close)
@@ -302,6 +397,15 @@ class SqliteBackend:
             conn.execute("ROLLBACK")
             raise
         return results
+
+
+async def _wait(event: asyncio.Event, timeout: float) -> None:
+    """Until `event` is set or `timeout` passes (asyncio.timeout: no extra task, unlike wait_for)."""
+    try:
+        async with asyncio.timeout(timeout):
+            await event.wait()
+    except TimeoutError:
+        pass
 
 
 # ---- statements run in the writer thread, inside its transaction ------------------------------
