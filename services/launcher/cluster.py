@@ -125,6 +125,8 @@ def components(s: Settings) -> list[list[Component]]:
     stages.append([Component("proxy", [
         *py, "services.proxy", *common, "--kubeconfig", str(s.kubeconfig("proxy")),
         "--nodeport-addresses", ",".join(f"127.0.1.{i}" for i in range(1, s.nodes + 1)),
+        # forward in userspace, and also write the rules iptables mode would program, to read them
+        "--mode", "iptables", "--iptables-rules-file", str(s.state_dir / "kube-proxy" / "iptables.rules"),
     ], "http://127.0.0.1:10256/healthz")])
     return stages
 
