@@ -101,18 +101,30 @@ def _add_routes(app: web.Application) -> None:
     app.router.add_get("/openapi/{tail:.*}", endpoints.openapi)
 
 
-async def _ok(_: web.Request) -> web.Response:
-    return web.Response(text="ok")
+async def _ok(request: web.Request) -> web.Response:
+    return _health(request, {"ping": True, "log": True})
 
 
 async def _readyz(request: web.Request) -> web.Response:
     store = request.app[STORE]
-    if not request.app[endpoints.API_KEY].store_ok:
-        return web.Response(status=500, text="[-]etcd failed: reason withheld\nreadyz check failed")
-    try:
-        await asyncio.wait_for(store.backend.current_revision(), 2.0)
-    except Exception:  # any failure means not ready
-        return web.Response(status=500, text="[-]etcd failed: reason withheld\nreadyz check failed")
+    ok = request.app[endpoints.API_KEY].store_ok
+    if ok:
+        try:
+            await asyncio.wait_for(store.backend.current_revision(), 2.0)
+        except Exception:  # any failure means not ready
+            ok = False
+    caches = all(cache.ready.is_set() for cache in request.app[CACHES].values())
+    return _health(request, {"ping": True, "etcd": ok, "informer-sync": caches})
+
+
+def _health(request: web.Request, checks: dict[str, bool]) -> web.Response:
+    """kube-apiserver's health answers: `ok`, or with ?verbose one `[+]name ok` line per check."""
+    name = request.path.strip("/")
+    healthy = all(checks.values())
+    if not healthy or "verbose" in request.query:
+        lines = [f"[+]{c} ok" if good else f"[-]{c} failed: reason withheld" for c, good in checks.items()]
+        lines.append(f"{name} check passed" if healthy else f"{name} check failed")
+        return web.Response(status=200 if healthy else 500, text="\n".join(lines) + "\n")
     return web.Response(text="ok")
 
 
