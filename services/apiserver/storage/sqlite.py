@@ -46,7 +46,7 @@ from services.apiserver.storage.base import (
 
 DB_FILE = "kubemu.db"
 WATCH_BATCH = 1000  # log rows a watcher reads per query
-TAIL_EVENTS = 10_000  # newest events kept in memory for the watchers that are caught up
+TAIL_EVENTS = 2_000  # newest events (up to twice as many) kept in memory for watchers caught up
 POLL_INTERVAL = 0.5  # seconds; only for writes made by another process (ours wake watchers at once)
 
 _SCHEMA = """
