@@ -442,6 +442,29 @@ _SCALARS = {
                "x-kubernetes-int-or-string": True},
 }
 
+# Closed sets of values (Kubernetes' +enum types); `kubectl explain` lists them as ENUM.
+_ENUMS: dict[tuple[str, str], tuple[str, ...]] = {
+    (CORE + "PodSpec", "restartPolicy"): ("Always", "Never", "OnFailure"),
+    (CORE + "PodSpec", "dnsPolicy"): ("ClusterFirst", "ClusterFirstWithHostNet", "Default", "None"),
+    (CORE + "PodSpec", "preemptionPolicy"): ("Never", "PreemptLowerPriority"),
+    (CORE + "Container", "imagePullPolicy"): ("Always", "IfNotPresent", "Never"),
+    (CORE + "Container", "terminationMessagePolicy"): ("FallbackToLogsOnError", "File"),
+    (CORE + "ContainerPort", "protocol"): ("SCTP", "TCP", "UDP"),
+    (CORE + "ServicePort", "protocol"): ("SCTP", "TCP", "UDP"),
+    (CORE + "ServiceSpec", "type"): ("ClusterIP", "ExternalName", "LoadBalancer", "NodePort"),
+    (CORE + "ServiceSpec", "sessionAffinity"): ("ClientIP", "None"),
+    (CORE + "ServiceSpec", "externalTrafficPolicy"): ("Cluster", "Local"),
+    (CORE + "ServiceSpec", "internalTrafficPolicy"): ("Cluster", "Local"),
+    (CORE + "HTTPGetAction", "scheme"): ("HTTP", "HTTPS"),
+    (CORE + "Toleration", "operator"): ("Equal", "Exists"),
+    (CORE + "Toleration", "effect"): ("NoExecute", "NoSchedule", "PreferNoSchedule"),
+    (CORE + "Taint", "effect"): ("NoExecute", "NoSchedule", "PreferNoSchedule"),
+    (CORE + "PodStatus", "phase"): ("Failed", "Pending", "Running", "Succeeded", "Unknown"),
+    (CORE + "PodStatus", "qosClass"): ("BestEffort", "Burstable", "Guaranteed"),
+    (CORE + "NamespaceStatus", "phase"): ("Active", "Terminating"),
+    (APPS + "DeploymentStrategy", "type"): ("Recreate", "RollingUpdate"),
+}
+
 # Status written by other components (kubelet, controllers) may carry fields newer than this table;
 # a full object read back and sent again (kubectl edit/replace) must not fail strict validation.
 _OPEN_TYPES = {CORE + "PodStatus", APPS + "DeploymentStatus", APPS + "ReplicaSetStatus", CORE + "NamespaceStatus"}
@@ -495,6 +518,8 @@ def _patch_extensions(owner: str, field: str) -> Obj:
 def _field_schema(typ: str, description: str, owner: str = "", field: str = "") -> Obj:
     schema = _type_schema(typ)
     ext = _patch_extensions(owner, field) if owner else {}
+    if (owner, field) in _ENUMS:
+        ext["enum"] = list(_ENUMS[(owner, field)])
     if "$ref" in schema:  # OpenAPI 3.0 ignores siblings of $ref; Kubernetes wraps it in allOf
         return {"description": description, "allOf": [schema], **ext}
     return {"description": description, **schema, **ext}

@@ -127,3 +127,9 @@ def test_unknown_fields_ignores_patch_directives() -> None:
              "spec": {"template": {"spec": {"$setElementOrder/containers": [{"name": "a"}],
                                             "containers": [{"name": "b", "$patch": "delete"}, {"name": "a", "imgae": "x"}]}}}}
     assert unknown_fields(REGISTRY.lookup("deployments"), patch) == ["spec.template.spec.containers[1].imgae"]
+
+
+def test_enums_for_explain() -> None:
+    schemas = openapi_v3_document(REGISTRY, "", "v1")["components"]["schemas"]
+    assert schemas["io.k8s.api.core.v1.PodSpec"]["properties"]["restartPolicy"]["enum"] == ["Always", "Never", "OnFailure"]
+    assert schemas["io.k8s.api.core.v1.ServiceSpec"]["properties"]["type"]["enum"][0] == "ClusterIP"
