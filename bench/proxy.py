@@ -138,20 +138,34 @@ class _Run:
             self.latencies.append(latency)
 
 
-async def measure(ip: str, port: int, path: str, body: int, seconds: float) -> dict:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used (Linux /proc), to compare cost per byte under load."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def measure(ip: str, port: int, path: str, body: int, seconds: float, *, server_pid: int) -> dict:
     loop = asyncio.get_running_loop()
     request = f"GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n".encode()
     size = len(_response(body))
     await _check_response(ip, port, request, size)
     start = time.perf_counter()
     run = _Run(start + min(0.5, seconds / 4), start + min(0.5, seconds / 4) + seconds)
+    cpu_before = cpu_seconds(server_pid)
     conns = await asyncio.gather(*(loop.create_connection(lambda: _ClientProtocol(request, size, run), ip, port)
                                    for _ in range(CLIENTS)))
     await asyncio.sleep(run.stop_at - time.perf_counter() + 0.05)
     run.stopped = True
+    cpu = cpu_seconds(server_pid) - cpu_before
     for transport, _ in conns:
         transport.close()
+    total = time.perf_counter() - start
     return {"requests_per_s": run.requests / seconds, "mb_per_s": run.bytes / seconds / 1e6,
+            # CPU the process answering on this address (backend or proxy) used per second of run
+            "server_cpu_per_s": cpu / total,
             "p50_ms": percentile(run.latencies, 50) * 1000, "p99_ms": percentile(run.latencies, 99) * 1000,
             "requests": run.requests, "errors": run.errors}
 
@@ -199,8 +213,8 @@ async def _bench(quick: bool) -> dict:
         results = {}
         for label, path, body in (("small", "/small", SMALL), ("1MiB", "/large", LARGE)):
             results[label] = {
-                "direct": await measure(backend_ip, backend_port, path, body, seconds),
-                "cluster_ip": await measure(cluster_ip, port, path, body, seconds),
+                "direct": await measure(backend_ip, backend_port, path, body, seconds, server_pid=backend.pid),
+                "cluster_ip": await measure(cluster_ip, port, path, body, seconds, server_pid=procs[1].pid),
             }
         return {"seconds": seconds, "clients": CLIENTS, "results": results}
     finally:
@@ -218,9 +232,12 @@ def main(quick: bool = False) -> bool:
         metric = "requests_per_s" if label == "small" else "mb_per_s"
         ratios[label] = proxied[metric] / direct[metric] if direct[metric] else 0.0
         for path, r in (("direct", direct), ("ClusterIP", proxied)):
-            rows.append([f"{label} {path}", r["requests_per_s"], r["mb_per_s"], r["p50_ms"], r["p99_ms"], r["errors"]])
+            rows.append([f"{label} {path}", r["requests_per_s"], r["mb_per_s"], r["p50_ms"], r["p99_ms"],
+                         r["server_cpu_per_s"], r["errors"]])
     print_table(f"proxy: {CLIENTS} keep-alive clients, {report['seconds']:.0f} s per run (proxier core, no API server)",
-                ["run", "req/s", "MB/s", "p50 ms", "p99 ms", "errors"], rows)
+                ["run", "req/s", "MB/s", "p50 ms", "p99 ms", "server CPU/s", "errors"], rows)
+    print("(server CPU/s: CPU seconds per second used by the process answering: the backend for direct, "
+          "the proxy for ClusterIP)")
     print(f"\nClusterIP/direct: requests/s {ratios['small']:.2f}x (small responses), "
           f"MB/s {ratios['1MiB']:.2f}x (1 MiB responses); target >= 0.5x")
     write_results("proxy", {**report, "ratio_requests_per_s": ratios["small"], "ratio_mb_per_s": ratios["1MiB"],

@@ -3,9 +3,9 @@
 Guarantees:
 - A TCP connection accepted on a listener is paired with one new connection to the endpoint the
   listener's `choose(client_ip)` names; bytes flow both ways unchanged until both sides are done.
-- Flow control: when one side's write buffer passes the high-water mark the other side stops
-  reading (`pause_reading`) until it drains, so a slow reader never makes the proxy buffer a
-  fast writer's whole stream.
+- Flow control: when one side's socket does not take all that the other side read, the reading
+  side stops reading (`pause_reading`) until the socket is writable again and the rest is sent,
+  so a slow reader never makes the proxy buffer more than one read buffer per direction.
 - Half-close is forwarded (EOF from one side becomes `write_eof` on the other), so HTTP/1.0-style
   "send, shut down writing, read the answer" clients work; when either side closes or resets, the
   other is closed after its pending bytes are flushed.
@@ -18,6 +18,7 @@ Guarantees:
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import struct
 from collections.abc import Callable
@@ -30,9 +31,9 @@ from services.proxy.servicemap import Endpoint
 log = get_logger()
 
 CONNECT_TIMEOUT = 5.0  # seconds; kube-proxy userspace tried each endpoint with growing timeouts
-READ_BUFFER = 1024 * 1024
-HIGH_WATER = 1024 * 1024
-LOW_WATER = 256 * 1024
+READ_BUFFER = 256 * 1024
+HIGH_WATER = 256 * 1024  # only reached when a closing side hands its unsent tail to the transport
+LOW_WATER = 64 * 1024
 _LINGER_RESET = struct.pack("ii", 1, 0)
 
 
@@ -73,20 +74,26 @@ def reset(transport: asyncio.BaseTransport) -> None:
 
 
 class _Half(asyncio.BufferedProtocol):
-    """One side of a pipe; writes what it reads to `peer`, and throttles the peer's reading.
+    """One side of a pipe; writes what it reads to `peer`, and stops reading while the peer is full.
 
-    A BufferedProtocol: the kernel copies straight into one reusable buffer per side and the
-    bytes go out from a view of it (the transport copies only what the socket did not take at
-    once), so a chunk is not allocated anew for every read.
+    The data path is as short as asyncio allows: the kernel copies each read into one reusable
+    buffer per side (BufferedProtocol), and the bytes go out with one `os.write` on the peer's
+    socket straight from that buffer. Whatever the peer's socket does not take at once stays in
+    the buffer (a view, not a copy): this side stops reading and waits for the peer's socket to
+    become writable, then resumes. So per connection and direction at most one buffer of bytes
+    is in flight, and the transport's own write buffer (which, in Python 3.11, copies and
+    memmoves) is used only to hand over the tail when a side closes.
     """
 
     def __init__(self, stats: Stats) -> None:
         self.stats = stats
         self.transport: asyncio.Transport | None = None
+        self.fd = -1
         self.peer: _Half | None = None
         self.eof = False
         self.closed = False
         self.pending: list[bytes] = []  # read before the peer was connected
+        self.unsent: memoryview | None = None  # read, not yet taken by the peer's socket
         self.buffer = memoryview(bytearray(READ_BUFFER))
 
     def get_buffer(self, sizehint: int) -> memoryview:
@@ -97,22 +104,72 @@ class _Half(asyncio.BufferedProtocol):
         transport.set_write_buffer_limits(HIGH_WATER, LOW_WATER)  # type: ignore[attr-defined]
         sock = transport.get_extra_info("socket")
         if sock is not None:
+            self.fd = sock.fileno()
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def forward(self, data: memoryview) -> None:
         peer = self.peer
-        if peer is not None:
-            peer.transport.write(data)  # type: ignore[union-attr]
-        else:
+        if peer is None:
             self.pending.append(bytes(data))
+            return
+        try:
+            sent = os.write(peer.fd, data)
+        except BlockingIOError:
+            sent = 0
+        except OSError as exc:
+            self._broken(exc)
+            return
+        if sent < len(data):
+            self.unsent = data[sent:]
+            self.transport.pause_reading()  # type: ignore[union-attr]
+            asyncio.get_running_loop().add_writer(peer.fd, self._drain)
+
+    def _drain(self) -> None:
+        peer = self.peer
+        try:
+            sent = os.write(peer.fd, self.unsent)  # type: ignore[union-attr, arg-type]
+        except BlockingIOError:
+            return
+        except OSError as exc:
+            self._broken(exc)
+            return
+        self.unsent = self.unsent[sent:]  # type: ignore[index]
+        if len(self.unsent):
+            return
+        self.unsent = None
+        asyncio.get_running_loop().remove_writer(peer.fd)  # type: ignore[union-attr]
+        if self.eof:
+            self._pass_eof()
+        elif not self.closed:
+            self.transport.resume_reading()  # type: ignore[union-attr]
+
+    def _hand_over(self) -> None:
+        """Give bytes not yet written to the peer's transport, which flushes them before closing."""
+        if self.unsent is not None:
+            asyncio.get_running_loop().remove_writer(self.peer.fd)  # type: ignore[union-attr]
+            if not self.peer.closed:  # type: ignore[union-attr]
+                self.peer.transport.write(bytes(self.unsent))  # type: ignore[union-attr]
+            self.unsent = None
+
+    def _broken(self, exc: Exception) -> None:
+        self.unsent = None
+        if self.peer is not None:
+            asyncio.get_running_loop().remove_writer(self.peer.fd)
+            self.peer.transport.abort()  # type: ignore[union-attr]
+        self.transport.abort()  # type: ignore[union-attr]
 
     def eof_received(self) -> bool:
         self.eof = True
+        if self.peer is not None and self.unsent is None:
+            return self._pass_eof()
+        return True  # the peer gets our EOF once it has taken everything before it
+
+    def _pass_eof(self) -> bool:
         peer = self.peer
-        if peer is None:
-            return True
-        if peer.eof:
+        if peer.eof:  # type: ignore[union-attr]
+            peer._hand_over()  # type: ignore[union-attr]
             peer.transport.close()  # type: ignore[union-attr]
+            self.transport.close()  # type: ignore[union-attr]
             return False
         if not peer.closed and peer.transport.can_write_eof():  # type: ignore[union-attr]
             peer.transport.write_eof()  # type: ignore[union-attr]
@@ -123,26 +180,36 @@ class _Half(asyncio.BufferedProtocol):
             self.peer.transport.pause_reading()  # type: ignore[union-attr]
 
     def resume_writing(self) -> None:
-        if self.peer is not None and not self.peer.closed:
+        if self.peer is not None and not self.peer.closed and self.peer.unsent is None:
             self.peer.transport.resume_reading()  # type: ignore[union-attr]
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         peer = self.peer
-        if peer is not None and not peer.closed:
-            if exc is not None:
-                peer.transport.abort()  # type: ignore[union-attr]
-            else:
-                peer.transport.close()  # type: ignore[union-attr]  # flushes what is buffered first
+        if peer is None:
+            return
+        if peer.unsent is not None:  # the peer was waiting to write into our (now closed) socket
+            asyncio.get_running_loop().remove_writer(self.fd)
+            peer.unsent = None
+        if peer.closed:
+            return
+        if exc is not None:
+            self.unsent = None
+            if self.fd >= 0:
+                asyncio.get_running_loop().remove_writer(peer.fd)
+            peer.transport.abort()  # type: ignore[union-attr]
+        else:
+            self._hand_over()
+            peer.transport.close()  # type: ignore[union-attr]  # flushes what is buffered first
 
 
 def link(client: _Half, endpoint: _Half) -> None:
     """Join two connected halves, replaying whatever either saw before the other existed."""
     client.peer, endpoint.peer = endpoint, client
     for half in (client, endpoint):
-        for data in half.pending:
-            half.peer.transport.write(data)  # type: ignore[union-attr]
-        half.pending.clear()
+        if half.pending:
+            data, half.pending = b"".join(half.pending), []
+            half.forward(memoryview(data))
     for half in (client, endpoint):
         if half.closed:
             half.connection_lost(None)
@@ -190,7 +257,7 @@ class ClientSide(_Half):
             backend.transport.close()  # type: ignore[union-attr]
             return
         link(self, backend)
-        if not self.closed:
+        if not self.closed and self.unsent is None:
             self.transport.resume_reading()  # type: ignore[union-attr]
 
     def connection_lost(self, exc: Exception | None) -> None:
