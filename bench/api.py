@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import secrets
 import subprocess
 import sys
@@ -208,7 +209,9 @@ async def run(quick: bool) -> dict[str, Any]:
         host, _, port = etcd_url.removeprefix("http://").partition(":")
         raw = aetcd.Client(host=host, port=int(port))
         try:
-            results: dict[str, Any] = {"etcd": etcd_url, "duration_s": duration}
+            # The machine is shared: the load average says how much the numbers can be trusted.
+            results: dict[str, Any] = {"etcd": etcd_url, "duration_s": duration,
+                                       "load_average_before": os.getloadavg()}
             results["creates_gets"] = await bench_creates_gets(session, raw, duration)
             results["list"] = await bench_list(session, 1000, 3 if quick else 10)
             events = 10 if quick else 50
@@ -216,6 +219,7 @@ async def run(quick: bool) -> dict[str, Any]:
             results["watch"] = {str(w): await bench_watch(session, w, events, 0.1 if w >= 1000 else 0.02)
                                 for w in WATCHERS}
         finally:
+            results["load_average_after"] = os.getloadavg()
             await session.close()
             await raw.close()
     c64 = results["creates_gets"]["64"]["creates_vs_raw_txn"]
@@ -239,6 +243,7 @@ def report(results: dict[str, Any]) -> None:
     print_table("Watch delivery latency (create sent -> event received)", ["watchers", "deliveries", "p50 ms",
                                                                             "p99 ms"],
                 [[w, r["deliveries"], r["p50_ms"], r["p99_ms"]] for w, r in results["watch"].items()])
+    print(f"load average before/after: {results['load_average_before']} / {results['load_average_after']}")
     for name, target in results["targets"].items():
         print(f"target {name}: {target['value']:.3f} (required {target['required']}) "
               f"{'met' if target['met'] else 'NOT met'}")
