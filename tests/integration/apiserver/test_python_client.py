@@ -78,6 +78,9 @@ def test_deployments_create_scale_patch_delete(k8s: client.ApiClient) -> None:
     assert patched.metadata.generation == 3
     listed = apps.list_deployment_for_all_namespaces()
     assert [d.metadata.name for d in listed.items] == ["web"]
+    seen = [(e["type"], e["object"].metadata.name, e["object"].spec.replicas)
+            for e in watch.Watch().stream(apps.list_namespaced_deployment, "default", timeout_seconds=1)]
+    assert seen == [("ADDED", "web", 4)]
     apps.delete_namespaced_deployment("web", "default")
     assert apps.list_namespaced_deployment("default").items == []
 
