@@ -7,7 +7,7 @@ import urllib.request
 from collections import Counter
 
 import pytest
-from scheduler_helpers import SchedulerProcess, eventually, events_for, node, pod, pods_by_name
+from tests.integration.scheduler.scheduler_helpers import SchedulerProcess, eventually, events_for, node, pod, pods_by_name
 
 for _module, _name in (("shared.informer", "SharedInformerFactory"), ("shared.leaderelection", "LeaderElector"),
                       ("shared.events", "EventRecorder")):
