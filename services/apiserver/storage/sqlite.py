@@ -43,6 +43,9 @@ from services.apiserver.storage.base import (
     WatchEvent,
     WriteResult,
 )
+from shared.logging import get_logger
+
+log = get_logger()
 
 DB_FILE = "kubemu.db"
 WATCH_BATCH = 1000  # log rows a watcher reads per query
@@ -297,21 +300,27 @@ class SqliteBackend:
     async def _run_tail(self) -> None:
         """Read every new log row once, for all watchers; woken by our writes, else polling."""
         tail = self._tail
-        while not self._closed:
-            wake = self._wake
-            try:
-                if not tail.ready:
-                    tail.begin(await self.current_revision())
-                events, upto, compacted = await self._read(self._tail_rows, tail.rev)
-            except Unavailable:  # watchers reading the log see it too; try again later
-                events, upto, compacted = [], tail.rev, 0
-            if compacted > tail.rev:
-                tail.begin(compacted)
-            elif events or upto > tail.rev:
-                tail.add(events, upto)
-            if len(events) < WATCH_BATCH:
-                await _wait(wake, self._poll_interval)
-        tail.add([], tail.rev)  # wake the watchers, so they end
+        try:
+            while not self._closed:
+                wake = self._wake
+                try:
+                    if not tail.ready:
+                        tail.begin(await self.current_revision())
+                    events, upto, compacted = await self._read(self._tail_rows, tail.rev)
+                except Unavailable:  # watchers reading the log see it too; try again later
+                    events, upto, compacted = [], tail.rev, 0
+                if compacted > tail.rev:
+                    tail.begin(compacted)
+                    continue
+                if events or upto > tail.rev:
+                    tail.add(events, upto)
+                if len(events) < WATCH_BATCH:
+                    await _wait(wake, self._poll_interval)
+        except Exception:  # noqa: BLE001 - a bug here must not stall the watchers
+            log.exception("storage.watch_tail_failed", path=str(self.path))
+        finally:
+            tail.ready = False  # watchers go back to reading the log (polling)
+            tail.add([], tail.rev)  # and wake up now: to end, or to notice
 
     def _tail_rows(self, after: int) -> tuple[list[WatchEvent], int, int]:
         """Every change after `after`, the revision up to which they are all there, the compact revision."""

@@ -86,3 +86,23 @@ async def test_the_tail_keeps_a_bounded_window(tiny_windows: None, tmp_path: Pat
         await watch.aclose()
     finally:
         await db.close()
+
+
+async def test_watchers_fall_back_to_the_log_when_the_tail_fails(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    db = SqliteBackend(tmp_path, poll_interval=0.05)
+    try:
+        watch = db.watch("/registry/", 1)
+        first = await db.create("/registry/a", b"1")
+        assert [e.revision for e in await take(watch, 1)] == [first]
+
+        def broken(after: int) -> None:
+            raise RuntimeError("a bug in the tail")
+
+        monkeypatch.setattr(db, "_tail_rows", broken)
+        revisions = [await db.create(f"/registry/{i}", b"v") for i in range(5)]
+        assert [e.revision for e in await take(watch, 5)] == revisions
+        assert db._tail_task.done() and not db._tail.ready
+        await watch.aclose()
+    finally:
+        await db.close()
