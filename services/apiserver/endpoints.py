@@ -8,6 +8,7 @@ Subresources: status, scale (autoscaling/v1 Scale), pods/binding, pods/eviction,
 
 from __future__ import annotations
 
+import asyncio
 import copy
 from typing import Any
 
@@ -442,7 +443,68 @@ async def _proxy_stream(request: web.Request, url: str, params: dict[str, str]) 
         upstream.release()
 
 
+async def _exec(request: web.Request, api: Api, info: RequestInfo) -> web.StreamResponse:
+    """pods/exec and pods/attach: a WebSocket (v5/v4.channel.k8s.io) relayed to the pod's kubelet
+    at /exec|/attach/{namespace}/{pod}/{container}, frame for frame, as kube-apiserver proxies it."""
+    if request.headers.get("Upgrade", "").lower() != "websocket":
+        raise errors.bad_request("Upgrade request required")
+    name, ns = info.name or "", info.namespace
+    pod, _ = await api.get_object(info.resource, name, ns)
+    if pod.get("status", {}).get("phase") in ("Succeeded", "Failed"):
+        raise errors.bad_request(f"cannot exec into a container in a completed pod; current phase is "
+                                 f"{pod['status']['phase']}")
+    container = _exec_container(pod, request.query.get("container"))
+    node_name = (pod.get("spec") or {}).get("nodeName")
+    if not node_name:
+        raise errors.bad_request(f"pod {name} does not have a host assigned")
+    node, _ = await api.get_object(api.registry.get("", "v1", "nodes"), node_name, None)
+    host, port = _kubelet_address(node)
+    scheme = "wss" if request.app[KUBELET_SCHEME] == "https" else "ws"
+    query = [(k, v) for k, v in request.query.items() if k != "container"]
+    url = f"{scheme}://{host}:{port}/{info.subresource}/{ns}/{name}/{container}"
+    protocols = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]
+    try:
+        upstream = await request.app[KUBELET_SESSION].ws_connect(url, params=query, protocols=protocols)
+    except (aiohttp.ClientError, OSError) as exc:
+        raise errors.unavailable(f"error dialing backend: {exc}") from exc
+    client = web.WebSocketResponse(protocols=[upstream.protocol] if upstream.protocol else ())
+    await client.prepare(request)
+    await asyncio.gather(_relay(client, upstream), _relay(upstream, client))
+    return client
+
+
+async def _relay(source: Any, sink: Any) -> None:
+    try:
+        async for msg in source:
+            if msg.type == aiohttp.WSMsgType.BINARY:
+                await sink.send_bytes(msg.data)
+            elif msg.type == aiohttp.WSMsgType.TEXT:
+                await sink.send_str(msg.data)
+            else:
+                break
+    except (ConnectionError, aiohttp.ClientError):
+        pass
+    finally:
+        await sink.close()
+
+
+def _exec_container(pod: Obj, asked: str | None) -> str:
+    names = [c.get("name") for c in (pod.get("spec") or {}).get("containers") or []]
+    if asked:
+        if asked not in names:
+            raise errors.bad_request(f"container {asked} is not valid for pod {pod['metadata']['name']}")
+        return asked
+    default = (pod["metadata"].get("annotations") or {}).get("kubectl.kubernetes.io/default-container")
+    if default in names:
+        return default
+    if not names:
+        raise errors.bad_request(f"pod {pod['metadata']['name']} has no containers")
+    return names[0]
+
+
 _SUBRESOURCES = {
+    "exec": _exec,
+    "attach": _exec,
     "scale": _scale,
     "binding": _binding,
     "eviction": _eviction,

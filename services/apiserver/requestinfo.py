@@ -14,6 +14,8 @@ from services.apiserver import errors
 from services.apiserver.registry import Registry, Resource
 
 NAMESPACE_SUBRESOURCES = ("status", "finalize")
+# Served here though discovery does not list them (as kube-apiserver does for namespaces/finalize).
+EXTRA_SUBRESOURCES = {("namespaces", "finalize"), ("pods", "exec"), ("pods", "attach")}
 
 
 @dataclass
@@ -61,7 +63,7 @@ def parse(registry: Registry, method: str, parts: list[str], watch_param: bool) 
         raise errors.path_not_found()
     if namespace is None and res.namespaced and name is not None:
         raise errors.path_not_found()
-    if sub is not None and sub not in res.subresources and not (res.plural == "namespaces" and sub == "finalize"):
+    if sub is not None and sub not in res.subresources and (res.plural, sub) not in EXTRA_SUBRESOURCES:
         raise errors.path_not_found()
     verb = _verb(method, name, sub, watch_param, namespace is None and res.namespaced)
     return RequestInfo(verb, res, namespace, name, sub)
@@ -77,7 +79,7 @@ def _verb(method: str, name: str | None, sub: str | None, watch: bool, all_names
     if method == "POST":
         if name is None:
             return "create"
-        if sub in ("binding", "eviction"):
+        if sub in ("binding", "eviction", "exec", "attach"):
             return "create"
         raise errors.method_not_allowed()
     if name is None:

@@ -173,3 +173,52 @@ def test_create_generators_send_protobuf(kubectl: Kubectl) -> None:
     assert container["image"] == "nginx" and container["ports"] == [{"containerPort": 80, "protocol": "TCP"}]
     svc = kubectl.json("get", "svc", "web")
     assert svc["spec"]["type"] == "NodePort" and svc["spec"]["ports"][0]["targetPort"] == 8080
+
+
+def test_exec_is_relayed_to_the_kubelet(kubectl: Kubectl, apiserver: ApiServerHandle) -> None:
+    """`kubectl exec` speaks v5.channel.k8s.io WebSockets; the API server relays them to the kubelet."""
+    import asyncio
+    import threading
+
+    from aiohttp import web
+
+    from tests.conftest import free_port
+
+    seen: dict = {}
+
+    async def exec_handler(request: web.Request) -> web.WebSocketResponse:
+        seen.update(path=request.path, command=request.query.getall("command"))
+        ws = web.WebSocketResponse(protocols=["v5.channel.k8s.io", "v4.channel.k8s.io"])
+        await ws.prepare(request)
+        await ws.send_bytes(b"\x01" + " ".join(seen["command"][1:]).encode() + b"\n")
+        await ws.send_bytes(b"\x03" + json.dumps({"metadata": {}, "status": "Failure", "reason": "NonZeroExitCode",
+                                                    "details": {"causes": [{"reason": "ExitCode",
+                                                                            "message": "3"}]}}).encode())
+        await ws.close()
+        return ws
+
+    port = free_port()
+    loop = asyncio.new_event_loop()
+    app = web.Application()
+    app.router.add_get("/exec/{ns}/{pod}/{container}", exec_handler)
+    runner = web.AppRunner(app)
+    loop.run_until_complete(runner.setup())
+    loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", port).start())
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        node = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "node-1"},
+                "status": {"addresses": [{"type": "InternalIP", "address": "127.0.0.1"}],
+                           "daemonEndpoints": {"kubeletEndpoint": {"Port": port}}}}
+        kubectl.out("create", "-f", "-", stdin=json.dumps(node))
+        pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "box"},
+               "spec": {"nodeName": "node-1", "containers": [{"name": "main", "image": "busybox"}]}}
+        kubectl.out("create", "-f", "-", stdin=json.dumps(pod))
+        proc = kubectl.run("exec", "box", "--", "echo", "hello", "world", check=False)
+        assert proc.stdout == "hello world\n", proc.stderr
+        assert proc.returncode == 3
+        assert seen["path"] == "/exec/default/box/main" and seen["command"] == ["echo", "hello", "world"]
+    finally:
+        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
