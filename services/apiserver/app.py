@@ -66,6 +66,9 @@ def create_app(config: ApiServerConfig, *, backend: Any | None = None, registry:
               for res in registry.all()}
     app[CACHES] = caches
     allocator = ServiceAllocator(config.service_cluster_ip_range, config.service_node_port_range)
+    # Services written by any API server replica keep the allocators in step (kube-apiserver's
+    # repair loop, event-driven).
+    caches["services"].listeners.append(lambda event: _track_allocations(allocator, event))
     app[endpoints.API_KEY] = Api(registry, store, allocator=allocator, caches=caches,
                                  min_request_timeout=config.min_request_timeout,
                                  bookmark_interval=config.bookmark_interval)
@@ -74,6 +77,13 @@ def create_app(config: ApiServerConfig, *, backend: Any | None = None, registry:
     app.on_shutdown.append(_end_watches)
     _add_routes(app)
     return app
+
+
+def _track_allocations(allocator: ServiceAllocator, event: Any) -> None:
+    if event.type == "DELETED":
+        allocator.release(event.obj)
+    else:
+        allocator.observe(event.obj)
 
 
 def open_store(config: ApiServerConfig) -> Any:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+
+import pytest
+
 from tests.integration.apiserver.helpers import Raw, deployment, pod
 
 PODS = "/api/v1/namespaces/default/pods"
@@ -210,3 +214,26 @@ async def test_update_of_leases_may_create(raw: Raw) -> None:
     assert code == 201, body
     code, status = await raw.put(f"{PODS}/nope", pod("nope"))
     assert code == 404
+
+
+@pytest.mark.etcd
+async def test_two_api_servers_share_allocations(etcd_apiserver, apiserver_factory, etcd_endpoint) -> None:
+    """A second API server on the same store sees the first one's allocations through its watch."""
+    second = apiserver_factory(storage="etcd", etcd_servers=[etcd_endpoint],
+                               etcd_prefix=etcd_apiserver.config.etcd_prefix)
+    one, two = Raw(etcd_apiserver), Raw(second)
+    try:
+        svc = {"metadata": {"name": "a"}, "spec": {"type": "NodePort", "ports": [{"port": 80}]}}
+        code, a = await one.post(SVCS, svc)
+        assert code == 201
+        taken = {"metadata": {"name": "b"}, "spec": {"clusterIP": a["spec"]["clusterIP"], "ports": [{"port": 80}]}}
+        for _ in range(100):  # until the second server's watch cache has seen "a"
+            _, cached = await two.get(SVCS, params={"resourceVersion": "0"})
+            if "a" in [s["metadata"]["name"] for s in cached["items"]]:
+                break
+            await asyncio.sleep(0.05)
+        code, status = await two.post(SVCS, taken)
+        assert code == 422 and "already allocated" in status["message"]
+    finally:
+        await one.close()
+        await two.close()
