@@ -16,7 +16,7 @@ import aiohttp
 from aiohttp import web
 
 from services.apiserver import codec, compat, errors
-from services.apiserver.handlers import Api, now_rfc3339
+from services.apiserver.handlers import RETURN_DELETED, Api, now_rfc3339
 from services.apiserver.registry import Resource
 from services.apiserver.requestinfo import RequestInfo, is_discovery_path, parse
 from services.apiserver.selectors import selector_string
@@ -86,49 +86,75 @@ async def _dispatch_verb(request: web.Request, api: Api, info: RequestInfo) -> w
 
 
 async def _main_verbs(request: web.Request, api: Api, info: RequestInfo) -> web.StreamResponse:
-    res, verb = info.resource, info.verb
-    table = codec.wants_table(request)
-    dry_run = request.query.get("dryRun") == "All"
-    if verb == "get":
-        obj, _ = await api.get_object(res, info.name or "", info.namespace)
-        return _object_response(request, res, obj, table)
-    if verb == "list":
-        items, rv, cont = await api.list_objects(res, info.namespace, request.query)
-        if table:
-            return codec.respond(request, compat.to_table(res, items, resource_version=rv, continue_=cont,
-                                                          include_object=_include_object(request)))
-        meta: Obj = {"resourceVersion": rv}
-        if cont:
-            meta["continue"] = cont
-        return codec.respond(request, {"kind": res.list_kind, "apiVersion": res.api_version, "metadata": meta,
-                                       "items": items})
-    if verb == "watch":
-        return await api.watch(request, info, as_table=table)
-    if verb == "create":
-        body = codec.decode_object(await codec.read_body(request), codec.media_type(request))
-        warnings = _field_validation(request, res, body)
-        obj = await api.create(res, info.namespace, body, dry_run=dry_run)
-        return _object_response(request, res, obj, table, status=201, warnings=warnings)
-    if verb == "update":
-        body = codec.decode_object(await codec.read_body(request), codec.media_type(request))
-        warnings = _field_validation(request, res, body)
-        create = (lambda: copy.deepcopy(body)) if res.allow_create_on_update and info.subresource is None else None
-        obj, created = await api.update(info, lambda _: copy.deepcopy(body), create=create, dry_run=dry_run)
-        return _object_response(request, res, obj, table, status=201 if created else 200, warnings=warnings)
-    if verb == "patch":
-        obj, created, warnings = await _patch(request, api, info, dry_run)
-        return _object_response(request, res, obj, table, status=201 if created else 200, warnings=warnings)
-    if verb == "delete":
-        options = await _delete_options(request)
-        obj, deleted = await api.delete(info, options, dry_run=dry_run)
-        if deleted and res.plural not in ("pods", "services", "namespaces"):
-            meta = obj.get("metadata", {})
-            return codec.respond(request, errors.success_status(name=meta.get("name", ""), group=res.group,
-                                                                kind=res.plural, uid=meta.get("uid")))
-        return _object_response(request, res, obj, False, status=200 if deleted else 202)
-    if verb == "deletecollection":
-        return await _delete_collection(request, api, info, dry_run)
-    raise errors.method_not_allowed()
+    handler = _VERBS.get(info.verb)
+    if handler is None:
+        raise errors.method_not_allowed()
+    return await handler(request, api, info)
+
+
+def _dry_run(request: web.Request) -> bool:
+    return request.query.get("dryRun") == "All"
+
+
+async def _get(request: web.Request, api: Api, info: RequestInfo) -> web.StreamResponse:
+    obj, _ = await api.get_object(info.resource, info.name or "", info.namespace)
+    return _object_response(request, info.resource, obj, codec.wants_table(request))
+
+
+async def _list(request: web.Request, api: Api, info: RequestInfo) -> web.StreamResponse:
+    res = info.resource
+    items, rv, cont = await api.list_objects(res, info.namespace, request.query)
+    if codec.wants_table(request):
+        return codec.respond(request, compat.to_table(res, items, resource_version=rv, continue_=cont,
+                                                      include_object=_include_object(request)))
+    meta: Obj = {"resourceVersion": rv}
+    if cont:
+        meta["continue"] = cont
+    return codec.respond(request, {"kind": res.list_kind, "apiVersion": res.api_version, "metadata": meta,
+                                   "items": items})
+
+
+async def _watch(request: web.Request, api: Api, info: RequestInfo) -> web.StreamResponse:
+    return await api.watch(request, info, as_table=codec.wants_table(request))
+
+
+async def _create(request: web.Request, api: Api, info: RequestInfo) -> web.StreamResponse:
+    body = codec.decode_object(await codec.read_body(request), codec.media_type(request))
+    warnings = _field_validation(request, info.resource, body)
+    obj = await api.create(info.resource, info.namespace, body, dry_run=_dry_run(request))
+    return _object_response(request, info.resource, obj, codec.wants_table(request), status=201,
+                            warnings=warnings)
+
+
+async def _update(request: web.Request, api: Api, info: RequestInfo) -> web.StreamResponse:
+    res = info.resource
+    body = codec.decode_object(await codec.read_body(request), codec.media_type(request))
+    warnings = _field_validation(request, res, body)
+    create = (lambda: copy.deepcopy(body)) if res.allow_create_on_update and info.subresource is None else None
+    obj, created = await api.update(info, lambda _: copy.deepcopy(body), create=create, dry_run=_dry_run(request))
+    return _object_response(request, res, obj, codec.wants_table(request), status=201 if created else 200,
+                            warnings=warnings)
+
+
+async def _patch_verb(request: web.Request, api: Api, info: RequestInfo) -> web.StreamResponse:
+    obj, created, warnings = await _patch(request, api, info, _dry_run(request))
+    return _object_response(request, info.resource, obj, codec.wants_table(request),
+                            status=201 if created else 200, warnings=warnings)
+
+
+async def _delete(request: web.Request, api: Api, info: RequestInfo) -> web.StreamResponse:
+    res = info.resource
+    obj, deleted = await api.delete(info, await _delete_options(request), dry_run=_dry_run(request))
+    if deleted and res.plural not in RETURN_DELETED:
+        meta = obj.get("metadata", {})
+        return codec.respond(request, errors.success_status(name=meta.get("name", ""), group=res.group,
+                                                            kind=res.plural, uid=meta.get("uid")))
+    # 202: still there, marked for deletion (finalizers, or a pod its kubelet has to stop).
+    return _object_response(request, res, obj, False, status=200 if deleted else 202)
+
+
+async def _deletecollection(request: web.Request, api: Api, info: RequestInfo) -> web.StreamResponse:
+    return await _delete_collection(request, api, info, _dry_run(request))
 
 
 def _include_object(request: web.Request) -> str:
@@ -184,8 +210,6 @@ async def _patch(request: web.Request, api: Api, info: RequestInfo, dry_run: boo
                          "application/merge-patch+json") else []
 
     def mutate(current: Obj) -> Obj:
-        if info.subresource == "status" and content_type == "application/apply-patch+yaml":
-            return compat.apply_patch(res, content_type, current, patch, manager=manager)
         return compat.apply_patch(res, content_type, current, patch, manager=manager)
 
     def create() -> Obj:
@@ -501,6 +525,11 @@ def _exec_container(pod: Obj, asked: str | None) -> str:
         raise errors.bad_request(f"pod {pod['metadata']['name']} has no containers")
     return names[0]
 
+
+_VERBS = {
+    "get": _get, "list": _list, "watch": _watch, "create": _create, "update": _update, "patch": _patch_verb,
+    "delete": _delete, "deletecollection": _deletecollection,
+}
 
 _SUBRESOURCES = {
     "exec": _exec,
