@@ -43,7 +43,7 @@ AUTH = web.AppKey("auth", TokenAuthenticator)
 STORE = web.AppKey("store", ObjectStore)
 CACHES = web.AppKey("caches", dict)
 BACKEND = web.AppKey("backend", object)
-USER = web.RequestKey("user", UserInfo)
+USER = endpoints.USER_KEY
 UNAUTHENTICATED = frozenset({"/healthz", "/livez", "/readyz", "/version", "/version/"})
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -104,6 +104,9 @@ def _add_routes(app: web.Application) -> None:
     app.router.add_get("/readyz", _readyz)
     app.router.add_get("/version", endpoints.version)
     app.router.add_get("/metrics", _metrics)
+    app.router.add_post("/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+                        endpoints.self_subject_access_review)
+    app.router.add_post("/apis/authentication.k8s.io/v1/selfsubjectreviews", endpoints.self_subject_review)
     app.router.add_route("*", "/api", endpoints.api_root)
     app.router.add_route("*", "/apis", endpoints.api_root)
     app.router.add_route("*", "/api/{tail:.*}", endpoints.api_root)

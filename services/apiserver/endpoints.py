@@ -16,6 +16,7 @@ import aiohttp
 from aiohttp import web
 
 from services.apiserver import codec, compat, errors
+from services.apiserver.auth import UserInfo
 from services.apiserver.handlers import RETURN_DELETED, Api, now_rfc3339
 from services.apiserver.registry import Resource
 from services.apiserver.requestinfo import RequestInfo, is_discovery_path, parse
@@ -29,6 +30,7 @@ API_KEY = web.AppKey("api", Api)
 KUBELET_SESSION = web.AppKey("kubelet_session", aiohttp.ClientSession)
 KUBELET_SCHEME = web.AppKey("kubelet_scheme", str)
 INFO = web.RequestKey("info", RequestInfo)
+USER_KEY = web.RequestKey("user", UserInfo)
 
 
 async def version(_: web.Request) -> web.Response:
@@ -63,6 +65,24 @@ async def openapi(request: web.Request) -> web.Response:
     doc, content_type = found
     body = doc if isinstance(doc, bytes) else codec.orjson.dumps(doc)
     return web.Response(body=body, headers={"Content-Type": content_type})
+
+
+async def self_subject_access_review(request: web.Request) -> web.Response:
+    """`kubectl auth can-i`: until RBAC lands every authenticated user may do everything."""
+    body = codec.decode_object(await codec.read_body(request), codec.media_type(request))
+    return codec.respond(request, {
+        "kind": "SelfSubjectAccessReview", "apiVersion": "authorization.k8s.io/v1",
+        "metadata": {"creationTimestamp": None}, "spec": body.get("spec") or {},
+        "status": {"allowed": True, "reason": "kubemu authorizes every authenticated user (no RBAC yet)"},
+    }, 201)
+
+
+async def self_subject_review(request: web.Request) -> web.Response:
+    """`kubectl auth whoami`: the user this request authenticated as."""
+    user = request.get(USER_KEY)
+    info = {"username": user.name, "uid": user.uid, "groups": list(user.groups)} if user else {}
+    return codec.respond(request, {"kind": "SelfSubjectReview", "apiVersion": "authentication.k8s.io/v1",
+                                   "metadata": {"creationTimestamp": None}, "status": {"userInfo": info}}, 201)
 
 
 async def _dispatch(request: web.Request, api: Api, info: RequestInfo) -> web.StreamResponse:

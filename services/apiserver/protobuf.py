@@ -4,7 +4,8 @@
 `application/vnd.kubernetes.protobuf` (the `k8s\\x00` magic, then a `runtime.Unknown` envelope
 with typeMeta and the raw message). Guarantees: `decode(data)` returns the object as a dict, the way
 Go's JSON encoding of it would read (empty strings, false and zero non-pointer fields omitted),
-for Namespace, ConfigMap, Secret, ServiceAccount, Service, Deployment, ReplicaSet and Pod; fields
+for Namespace, ConfigMap, Secret, ServiceAccount, Service, Deployment, ReplicaSet, Pod and
+SelfSubjectAccessReview (`kubectl auth can-i`); fields
 this table does not model are dropped. Anything malformed or of another kind raises `ProtobufError`.
 Field numbers are those of k8s.io/api's generated.proto.
 """
@@ -92,8 +93,15 @@ MESSAGES: dict[str, dict[int, Field]] = {
     "VolumeMount": {1: _S("name"), 2: ("readOnly", "b", False), 3: _S("mountPath"), 4: _S("subPath")},
     "Toleration": {1: _S("key"), 2: _S("operator"), 3: _S("value"), 4: _S("effect"),
                    5: ("tolerationSeconds", "p", False)},
+    "SelfSubjectAccessReview": {1: ("metadata", "ObjectMeta", False), 2: ("spec", "SelfSubjectAccessReviewSpec", False)},
+    "SelfSubjectAccessReviewSpec": {1: ("resourceAttributes", "ResourceAttributes", False),
+                                    2: ("nonResourceAttributes", "NonResourceAttributes", False)},
+    "ResourceAttributes": {1: _S("namespace"), 2: _S("verb"), 3: _S("group"), 4: _S("version"), 5: _S("resource"),
+                           6: _S("subresource"), 7: _S("name")},
+    "NonResourceAttributes": {1: _S("path"), 2: _S("verb")},
 }
-KINDS = ("Namespace", "ConfigMap", "Secret", "ServiceAccount", "Service", "Deployment", "ReplicaSet", "Pod")
+KINDS = ("Namespace", "ConfigMap", "Secret", "ServiceAccount", "Service", "Deployment", "ReplicaSet", "Pod",
+         "SelfSubjectAccessReview")
 
 
 def decode(data: bytes) -> dict[str, Any]:

@@ -222,3 +222,8 @@ def test_exec_is_relayed_to_the_kubelet(kubectl: Kubectl, apiserver: ApiServerHa
         asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
+
+
+def test_auth_can_i_and_whoami(kubectl: Kubectl) -> None:
+    assert kubectl.out("auth", "can-i", "create", "pods").strip() == "yes"
+    assert "admin" in kubectl.out("auth", "whoami")
