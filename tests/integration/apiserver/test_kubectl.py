@@ -175,8 +175,9 @@ def test_create_generators_send_protobuf(kubectl: Kubectl) -> None:
     assert svc["spec"]["type"] == "NodePort" and svc["spec"]["ports"][0]["targetPort"] == 8080
 
 
-def test_exec_is_relayed_to_the_kubelet(kubectl: Kubectl, apiserver: ApiServerHandle) -> None:
-    """`kubectl exec` speaks v5.channel.k8s.io WebSockets; the API server relays them to the kubelet."""
+def test_exec_and_logs_go_through_the_kubelet(kubectl: Kubectl, apiserver: ApiServerHandle) -> None:
+    """`kubectl exec` speaks v5.channel.k8s.io WebSockets, `kubectl logs` plain HTTP; the API server
+    relays both to the pod's kubelet (here a fake one)."""
     import asyncio
     import threading
 
@@ -197,10 +198,15 @@ def test_exec_is_relayed_to_the_kubelet(kubectl: Kubectl, apiserver: ApiServerHa
         await ws.close()
         return ws
 
+    async def logs_handler(request: web.Request) -> web.Response:
+        seen.update(log_query=dict(request.query))
+        return web.Response(text="first line\nsecond line\n")
+
     port = free_port()
     loop = asyncio.new_event_loop()
     app = web.Application()
     app.router.add_get("/exec/{ns}/{pod}/{container}", exec_handler)
+    app.router.add_get("/containerLogs/{ns}/{pod}/{container}", logs_handler)
     runner = web.AppRunner(app)
     loop.run_until_complete(runner.setup())
     loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", port).start())
@@ -218,6 +224,8 @@ def test_exec_is_relayed_to_the_kubelet(kubectl: Kubectl, apiserver: ApiServerHa
         assert proc.stdout == "hello world\n", proc.stderr
         assert proc.returncode == 3
         assert seen["path"] == "/exec/default/box/main" and seen["command"] == ["echo", "hello", "world"]
+        assert kubectl.out("logs", "box", "--tail", "5") == "first line\nsecond line\n"
+        assert seen["log_query"]["tailLines"] == "5"
     finally:
         asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
         loop.call_soon_threadsafe(loop.stop)
