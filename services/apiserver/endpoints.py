@@ -42,7 +42,7 @@ async def api_root(request: web.Request) -> web.StreamResponse:
     api = request.app[API_KEY]
     parts = [p for p in request.path.split("/") if p]
     if is_discovery_path(parts):
-        found = compat.discovery(api.registry, request.path, request.headers.get("Accept", ""))
+        found = compat.discovery_document(api.registry, request.path, request.headers.get("Accept", ""))
         if found is None:
             raise errors.path_not_found()
         doc, content_type = found
@@ -59,7 +59,7 @@ async def api_root(request: web.Request) -> web.StreamResponse:
 
 async def openapi(request: web.Request) -> web.Response:
     api = request.app[API_KEY]
-    found = compat.openapi(api.registry, request.path)
+    found = compat.openapi_document(api.registry, request.path)
     if found is None:
         raise errors.path_not_found()
     doc, content_type = found
