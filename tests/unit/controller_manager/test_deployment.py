@@ -220,6 +220,20 @@ async def test_recreate_creates_new_once_old_pods_are_gone(cluster):
     assert create.body["spec"]["replicas"] == 3
 
 
+async def test_recreate_waits_while_old_pods_still_run(cluster):
+    from shared.resources import PODS
+
+    from tests.unit.controller_manager.builders import pod
+
+    d = deployment("nginx", 3, image="nginx:1.26", strategy={"type": "Recreate"}, generation=2)
+    old = rs_for(d, replicas=0, image="nginx:1.25")
+    old["status"] = {"replicas": 0}
+    dc = make(cluster, d, [old])
+    cluster.add(PODS, pod("old-1", owner=owner_ref(old, "ReplicaSet")))  # still terminating on its node
+    await dc.sync("default/nginx")
+    assert cluster.client.calls_of("create", "replicasets") == []
+
+
 async def test_scaling_mid_rollout_is_proportional(cluster):
     d = deployment("nginx", 20, image="nginx:1.26", generation=3, annotations={du.REVISION_ANNOTATION: "2"})
     d10 = deployment("nginx", 10)

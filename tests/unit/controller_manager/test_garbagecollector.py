@@ -128,3 +128,20 @@ async def test_owner_alive_in_the_caches_needs_no_api_read(cluster):
     await gc.sync("uid-web-1")
     assert cluster.client.calls_of("get", "replicasets") == []
     assert cluster.client.writes() == []
+
+
+async def test_node_lease_goes_with_its_node(cluster):
+    from shared.resources import LEASES, NODES
+
+    node = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "node-1", "uid": "uid-node-1"}}
+    lease = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+             "metadata": {"name": "node-1", "namespace": "kube-node-lease", "uid": "uid-lease-1",
+                          "ownerReferences": [{"apiVersion": "v1", "kind": "Node", "name": "node-1",
+                                               "uid": "uid-node-1"}]}}
+    gc = setup(cluster, (NODES, node), (LEASES, lease))
+    del cluster.client.store[("nodes", "", "node-1")]
+    cluster.informers.informer(NODES).fire_delete(node)
+    assert drain(gc) == ["uid-lease-1"]
+    await gc.sync("uid-lease-1")
+    [delete] = cluster.client.calls_of("delete", "leases")
+    assert (delete.namespace, delete.name) == ("kube-node-lease", "node-1")
