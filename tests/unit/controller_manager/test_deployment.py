@@ -6,11 +6,11 @@ import copy
 
 import pytest
 
-from shared.resources import DEPLOYMENTS, REPLICASETS
+from shared.resources import DEPLOYMENTS, PODS, REPLICASETS
 
 from services.controller_manager.controllers import deployment_util as du
 from services.controller_manager.controllers.deployment import DeploymentController
-from tests.unit.controller_manager.builders import owner_ref, replicaset, template
+from tests.unit.controller_manager.builders import owner_ref, pod, replicaset, template
 
 
 def deployment(name: str = "nginx", replicas: int = 3, *, image: str = "nginx:1.25", strategy: dict | None = None,
@@ -221,10 +221,6 @@ async def test_recreate_creates_new_once_old_pods_are_gone(cluster):
 
 
 async def test_recreate_waits_while_old_pods_still_run(cluster):
-    from shared.resources import PODS
-
-    from tests.unit.controller_manager.builders import pod
-
     d = deployment("nginx", 3, image="nginx:1.26", strategy={"type": "Recreate"}, generation=2)
     old = rs_for(d, replicas=0, image="nginx:1.25")
     old["status"] = {"replicas": 0}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared.resources import DEPLOYMENTS, PODS, REPLICASETS
+from shared.resources import DEPLOYMENTS, LEASES, NODES, PODS, REPLICASETS
 
 from services.controller_manager.controllers.garbagecollector import GarbageCollector
 from tests.unit.controller_manager.builders import owner_ref, pod, replicaset
@@ -131,8 +131,6 @@ async def test_owner_alive_in_the_caches_needs_no_api_read(cluster):
 
 
 async def test_node_lease_goes_with_its_node(cluster):
-    from shared.resources import LEASES, NODES
-
     node = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "node-1", "uid": "uid-node-1"}}
     lease = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
              "metadata": {"name": "node-1", "namespace": "kube-node-lease", "uid": "uid-lease-1",

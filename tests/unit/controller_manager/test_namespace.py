@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import pytest
 
+from shared.client import NotFound
 from shared.resources import CONFIGMAPS, NAMESPACES, PODS, SERVICEACCOUNTS
 
 from services.controller_manager import controllers as registry
+from services.controller_manager.config import ControllerManagerConfig
 from services.controller_manager.controllers.namespace import NamespaceController
 from services.controller_manager.controllers.serviceaccount import ServiceAccountController
 from tests.unit.controller_manager.builders import pod
+from tests.unit.controller_manager.fakes import api_error
 
 
 def namespace(name: str = "team", *, terminating: bool = True, finalizers: list | None = None) -> dict:
@@ -58,10 +61,6 @@ async def test_active_namespace_is_untouched(cluster):
 
 
 async def test_finalize_falls_back_to_update_without_the_subresource(cluster):
-    from shared.client import NotFound
-
-    from tests.unit.controller_manager.fakes import api_error
-
     cluster.add(NAMESPACES, namespace())
     cluster.client.fail_next("update", "namespaces", None, api_error(NotFound, "the server could not find the "
                                                                               "requested resource", 404))
@@ -105,8 +104,6 @@ def test_controllers_flag(flag, expected):
 
 
 def test_node_ipam_runs_only_when_allocating_cidrs():
-    from services.controller_manager.config import ControllerManagerConfig
-
     names = lambda cfg: [s.name for s in registry.runnable(registry.selected("*"), cfg)]  # noqa: E731
     assert "node-ipam-controller" in names(ControllerManagerConfig())
     assert "node-ipam-controller" not in names(ControllerManagerConfig(allocate_node_cidrs=False))
