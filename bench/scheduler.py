@@ -118,16 +118,34 @@ async def _create_all(client, resource, objects: list[dict], sent: dict[str, flo
 
 async def _watch_bindings(client, resource_version: str, total: int, bound: dict[str, float],
                           done: asyncio.Event) -> None:
+    """Record when each pod is first seen bound; re-list and re-watch if the watch ends."""
     from shared.resources import PODS
 
-    async for event in client.watch(PODS, namespace="default", resource_version=resource_version):
-        obj = event.get("object") or {}
-        name = (obj.get("metadata") or {}).get("name")
-        if event.get("type") in ("ADDED", "MODIFIED") and (obj.get("spec") or {}).get("nodeName") and name not in bound:
-            bound[name] = time.perf_counter()
-            if len(bound) >= total:
-                done.set()
-                return
+    while True:
+        try:
+            async for event in client.watch(PODS, namespace="default", resource_version=resource_version):
+                obj = event.get("object") or {}
+                resource_version = (obj.get("metadata") or {}).get("resourceVersion") or resource_version
+                if event.get("type") in ("ADDED", "MODIFIED"):
+                    _seen(obj, bound)
+                if len(bound) >= total:
+                    done.set()
+                    return
+        except Exception as exc:  # a watch may end or expire (410); catch up with a list
+            print(f"scheduler bench: watch ended ({type(exc).__name__}: {exc}); re-listing", flush=True)
+        listed = await client.list(PODS, namespace="default")
+        for obj in listed["items"]:
+            _seen(obj, bound)
+        resource_version = listed["metadata"]["resourceVersion"]
+        if len(bound) >= total:
+            done.set()
+            return
+
+
+def _seen(pod: dict, bound: dict[str, float]) -> None:
+    name = (pod.get("metadata") or {}).get("name")
+    if (pod.get("spec") or {}).get("nodeName") and name not in bound:
+        bound[name] = time.perf_counter()
 
 
 async def _wait_for(check, timeout: float, what: str) -> None:
@@ -167,6 +185,11 @@ async def run_case(nodes: int, pods: int, tmp: Path, *, backlog: bool) -> dict:
             cluster.start_scheduler()
         try:
             await asyncio.wait_for(done.wait(), timeout=max(120.0, pods / 20))
+        except TimeoutError:
+            pending = await asyncio.to_thread(cluster.metric, "scheduler_pending_pods", 'queue="active"')
+            print(f"scheduler bench: only {len(bound)}/{pods} pods seen bound; scheduler active queue: {pending}; "
+                  f"scheduler log: {cluster.scheduler_log}", flush=True)
+            raise
         finally:
             watcher.cancel()
         first, last = min(bound.values()), max(bound.values())

@@ -131,6 +131,7 @@ class Algorithm:
         filters = fwk.filters_for_cycle(state)
         statuses = diagnosis.node_to_status
         feasible: list[NodeInfo] = []
+        wanted = to_find
         for node in itertools.chain(nodes[start:], nodes[:start]) if start < count else nodes:
             # Framework.run_filter_plugins, inlined: this loop runs for hundreds of nodes per pod.
             for name, filter_fn in filters:
@@ -139,7 +140,8 @@ class Algorithm:
                     break
             else:
                 feasible.append(node)
-                if len(feasible) >= to_find:
+                wanted -= 1
+                if not wanted:
                     break
                 continue
             status.plugin = name

@@ -126,7 +126,7 @@ class SchedulerCache:
         """The informer saw `pod` bound to a node: confirm an assumed pod, or start counting it."""
         key = pod_key(pod)
         state = self._pods.get(key)
-        info = PodInfo(pod)
+        info = PodInfo(pod, previous=state.info if state else None)
         if state is None:
             self._add_to_node(info)
             self._pods[key] = _PodState(info)
@@ -147,7 +147,7 @@ class SchedulerCache:
             return
         if key in self._assumed:
             raise CacheError(f"assumed pod {key} should not be updated")
-        self._replace(state, PodInfo(new))
+        self._replace(state, PodInfo(new, previous=state.info))
 
     def remove_pod(self, pod: dict) -> None:
         key = pod_key(pod)

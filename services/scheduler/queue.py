@@ -154,13 +154,14 @@ class SchedulingQueue:
         key = pod_key(new)
         if key in self._active:
             qpi = self._active.get(key)
-            qpi.pod_info = PodInfo(new)
+            qpi.pod_info = PodInfo(new, previous=qpi.pod_info)
             self._push_active(qpi)
         elif key in self._backoff:
-            self._backoff.get(key).pod_info = PodInfo(new)
+            qpi = self._backoff.get(key)
+            qpi.pod_info = PodInfo(new, previous=qpi.pod_info)
         elif key in self._unschedulable:
             qpi = self._unschedulable[key]
-            qpi.pod_info = PodInfo(new)
+            qpi.pod_info = PodInfo(new, previous=qpi.pod_info)
             if old is None or is_pod_updated(old, new):
                 del self._unschedulable[key]
                 self._requeue(qpi)

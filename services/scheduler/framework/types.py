@@ -25,16 +25,24 @@ def pod_key(pod: dict) -> str:
     return f"{meta.get('namespace', '')}/{meta.get('name', '')}"
 
 
+_REQUEST_FIELDS = ("containers", "initContainers", "overhead")
+
+
 class PodInfo:
     __slots__ = ("pod", "spec", "key", "node_name", "requests", "non_zero_requests")
 
-    def __init__(self, pod: dict) -> None:
+    def __init__(self, pod: dict, *, previous: PodInfo | None = None) -> None:
+        """`previous`: an earlier PodInfo of the same pod, whose requests are reused if its containers
+        are unchanged (comparing dicts is much cheaper than parsing quantities again)."""
         self.pod = pod
         self.spec: dict = pod.get("spec") or {}
         self.key = pod_key(pod)
         self.node_name: str = self.spec.get("nodeName") or ""
-        self.requests: Resource = pod_requests(pod)
-        self.non_zero_requests: Resource = non_zero_requests(pod)
+        if previous is not None and all(self.spec.get(f) == previous.spec.get(f) for f in _REQUEST_FIELDS):
+            self.requests, self.non_zero_requests = previous.requests, previous.non_zero_requests
+        else:
+            self.requests: Resource = pod_requests(pod)
+            self.non_zero_requests: Resource = non_zero_requests(pod)
 
     def with_node(self, node_name: str) -> PodInfo:
         """A copy bound to `node_name` (the assumed pod), sharing the computed requests."""

@@ -39,11 +39,13 @@ def parse(quantity: str | int | float) -> Fraction:
     return Fraction(number) * _SUFFIXES[suffix]
 
 
+@functools.lru_cache(maxsize=4096)
 def milli_value(quantity: str | int | float) -> int:
     """`quantity` in thousandths, rounded up ("100m" -> 100, "1" -> 1000, "0.0001" -> 1)."""
     return math.ceil(parse(quantity) * 1000)
 
 
+@functools.lru_cache(maxsize=4096)
 def value(quantity: str | int | float) -> int:
     """`quantity` as a whole number, rounded up ("1Ki" -> 1024, "1500m" -> 2)."""
     return math.ceil(parse(quantity))

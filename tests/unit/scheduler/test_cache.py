@@ -140,3 +140,13 @@ def test_deleted_node_leaves_the_candidates_but_keeps_its_pods_counted():
     assert used_cpu(cache, "n1") == 1000
     cache.remove_pod(pod)
     assert cache.get_node_info("n1") is None
+
+
+def test_a_confirmed_pod_whose_containers_changed_is_recounted():
+    cache = SchedulerCache()
+    cache.add_node(make_node("n1"))
+    cache.assume_pod(assumed(make_pod("p", cpu="1"), "n1"))
+    cache.add_pod(make_pod("p", cpu="3", node_name="n1"))  # resized meanwhile: the new requests count
+    assert used_cpu(cache, "n1") == 3000
+    cache.update_pod(make_pod("p", cpu="3", node_name="n1"), make_pod("p", cpu="3", node_name="n1"))
+    assert used_cpu(cache, "n1") == 3000
