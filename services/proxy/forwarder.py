@@ -88,7 +88,7 @@ class _Half(asyncio.BufferedProtocol):
     def __init__(self, stats: Stats) -> None:
         self.stats = stats
         self.transport: asyncio.Transport | None = None
-        self.fd = -1
+        self.write_fd = -1  # a dup of our socket's fd: the peer writes and waits on it
         self.peer: _Half | None = None
         self.eof = False
         self.closed = False
@@ -104,7 +104,9 @@ class _Half(asyncio.BufferedProtocol):
         transport.set_write_buffer_limits(HIGH_WATER, LOW_WATER)  # type: ignore[attr-defined]
         sock = transport.get_extra_info("socket")
         if sock is not None:
-            self.fd = sock.fileno()
+            # asyncio refuses add_writer() on a transport's own fd; a duplicate refers to the same
+            # socket and is ours to wait on.
+            self.write_fd = os.dup(sock.fileno())
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def forward(self, data: memoryview) -> None:
@@ -113,7 +115,7 @@ class _Half(asyncio.BufferedProtocol):
             self.pending.append(bytes(data))
             return
         try:
-            sent = os.write(peer.fd, data)
+            sent = os.write(peer.write_fd, data)
         except BlockingIOError:
             sent = 0
         except OSError as exc:
@@ -122,12 +124,12 @@ class _Half(asyncio.BufferedProtocol):
         if sent < len(data):
             self.unsent = data[sent:]
             self.transport.pause_reading()  # type: ignore[union-attr]
-            asyncio.get_running_loop().add_writer(peer.fd, self._drain)
+            asyncio.get_running_loop().add_writer(peer.write_fd, self._drain)
 
     def _drain(self) -> None:
         peer = self.peer
         try:
-            sent = os.write(peer.fd, self.unsent)  # type: ignore[union-attr, arg-type]
+            sent = os.write(peer.write_fd, self.unsent)  # type: ignore[union-attr, arg-type]
         except BlockingIOError:
             return
         except OSError as exc:
@@ -137,7 +139,7 @@ class _Half(asyncio.BufferedProtocol):
         if len(self.unsent):
             return
         self.unsent = None
-        asyncio.get_running_loop().remove_writer(peer.fd)  # type: ignore[union-attr]
+        asyncio.get_running_loop().remove_writer(peer.write_fd)  # type: ignore[union-attr]
         if self.eof:
             self._pass_eof()
         elif not self.closed:
@@ -146,16 +148,17 @@ class _Half(asyncio.BufferedProtocol):
     def _hand_over(self) -> None:
         """Give bytes not yet written to the peer's transport, which flushes them before closing."""
         if self.unsent is not None:
-            asyncio.get_running_loop().remove_writer(self.peer.fd)  # type: ignore[union-attr]
+            asyncio.get_running_loop().remove_writer(self.peer.write_fd)  # type: ignore[union-attr]
             if not self.peer.closed:  # type: ignore[union-attr]
                 self.peer.transport.write(bytes(self.unsent))  # type: ignore[union-attr]
             self.unsent = None
 
     def _broken(self, exc: Exception) -> None:
-        self.unsent = None
         if self.peer is not None:
-            asyncio.get_running_loop().remove_writer(self.peer.fd)
-            self.peer.transport.abort()  # type: ignore[union-attr]
+            if self.unsent is not None:
+                asyncio.get_running_loop().remove_writer(self.peer.write_fd)
+            self.peer.transport.abort()
+        self.unsent = None  # type: ignore[union-attr]
         self.transport.abort()  # type: ignore[union-attr]
 
     def eof_received(self) -> bool:
@@ -186,21 +189,27 @@ class _Half(asyncio.BufferedProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         peer = self.peer
-        if peer is None:
-            return
+        if peer is not None:
+            self._unlink(peer, exc)
+        if self.write_fd >= 0:
+            os.close(self.write_fd)
+            self.write_fd = -1
+
+    def _unlink(self, peer: _Half, exc: Exception | None) -> None:
+        loop = asyncio.get_running_loop()
         if peer.unsent is not None:  # the peer was waiting to write into our (now closed) socket
-            asyncio.get_running_loop().remove_writer(self.fd)
+            loop.remove_writer(self.write_fd)
             peer.unsent = None
         if peer.closed:
             return
-        if exc is not None:
-            self.unsent = None
-            if self.fd >= 0:
-                asyncio.get_running_loop().remove_writer(peer.fd)
-            peer.transport.abort()  # type: ignore[union-attr]
-        else:
+        if exc is None:
             self._hand_over()
             peer.transport.close()  # type: ignore[union-attr]  # flushes what is buffered first
+            return
+        if self.unsent is not None:
+            loop.remove_writer(peer.write_fd)
+            self.unsent = None
+        peer.transport.abort()  # type: ignore[union-attr]
 
 
 def link(client: _Half, endpoint: _Half) -> None:

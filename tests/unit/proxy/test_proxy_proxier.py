@@ -157,3 +157,56 @@ async def test_large_stream_round_trips_intact_with_half_close(proxier: Proxier)
     server.close()
     assert hashlib.sha256(echoed).digest() == hashlib.sha256(payload).digest()
     assert proxier.stats.bytes_to_endpoint == len(payload) == proxier.stats.bytes_to_client
+
+
+async def test_slow_reader_stops_the_proxy_reading_from_the_endpoint(proxier: Proxier) -> None:
+    total = 64 * 1024 * 1024
+
+    async def firehose(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        chunk = b"z" * (1024 * 1024)
+        for _ in range(total // len(chunk)):
+            writer.write(chunk)
+            await writer.drain()
+        writer.close()
+
+    src_ip = random_ip("127.244")
+    server = await asyncio.start_server(firehose, src_ip, 0)
+    ip, port = random_ip(), free_port()
+    await proxier.sync([service("big", ip, port)],
+                       [endpoint_slice("big", [(src_ip, server.sockets[0].getsockname()[1], True)])])
+    reader, writer = await asyncio.open_connection(ip, port, limit=1024)
+    writer.transport.pause_reading()  # a client that does not read
+
+    async def stalled() -> bool:
+        before = proxier.stats.bytes_to_client
+        await asyncio.sleep(0.2)
+        return proxier.stats.bytes_to_client == before
+
+    for _ in range(100):
+        if await stalled():
+            break
+    assert proxier.stats.bytes_to_client < total  # the proxy stopped reading instead of buffering it all
+    writer.transport.resume_reading()
+
+    async def read_all() -> int:
+        received = 0
+        while data := await reader.read(1024 * 1024):
+            received += len(data)
+        return received
+
+    assert await asyncio.wait_for(read_all(), 30) == total
+    writer.close()
+    server.close()
+
+
+async def test_finished_connections_leave_no_file_descriptors_behind(proxier: Proxier, backends: list[Backend]) -> None:
+    ip, port = random_ip(), free_port()
+    await proxier.sync([service("web", ip, port)], slices_for("web", backends))
+    await http_get(ip, port)
+    await eventually(lambda: proxier.stats.active == 0)
+    before = len(os.listdir("/proc/self/fd"))
+    for _ in range(20):
+        await http_get(ip, port)
+    assert await eventually(lambda: proxier.stats.active == 0)
+    await asyncio.sleep(0.05)
+    assert len(os.listdir("/proc/self/fd")) <= before
