@@ -16,7 +16,7 @@ import sys
 
 import pytest
 
-from shared.resources import DEPLOYMENTS, ENDPOINTSLICES, NODES, SERVICES
+from shared.resources import DEPLOYMENTS, ENDPOINTSLICES, NAMESPACES, NODES, PODS, SERVICES
 
 from tests.conftest import free_port
 from tests.fixtures.apiserver import REPO
@@ -117,3 +117,24 @@ async def test_rolling_update_within_bounds_with_real_kubelets(api_client, contr
     await sampler
     assert max(total for total, _ in samples) <= 13
     assert min(ready for _, ready in samples) >= 8
+
+
+async def test_namespace_with_running_pods_is_deleted(api_client, controller_manager, processes):
+    await controller_manager()
+    await api_client.create(NAMESPACES, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}})
+    spec = deployment("cart", 3)
+    spec["metadata"]["namespace"] = "shop"
+    await api_client.create(DEPLOYMENTS, spec, namespace="shop")
+
+    async def running():
+        pods = (await api_client.list(PODS, namespace="shop"))["items"]
+        return len(pods) == 3 and all(is_ready(p) for p in pods)
+
+    await eventually(running, timeout=60, what="3 pods running in shop")
+    await api_client.delete(NAMESPACES, "shop")
+
+    async def gone():
+        return "shop" not in {n["metadata"]["name"] for n in (await api_client.list(NAMESPACES))["items"]}
+
+    await eventually(gone, timeout=60, what="namespace shop gone (its pods stopped by the kubelets first)")
+    assert (await api_client.list(PODS, namespace="shop"))["items"] == []
