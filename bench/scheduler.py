@@ -1,17 +1,20 @@
-"""Scheduler benchmark: N nodes, M pods created at once, how fast they are bound (like scheduler_perf).
+"""Scheduler benchmark: N nodes, M pods at once, how fast they are bound (like scheduler_perf).
 
 Each case runs a fresh API server and a fresh `python -m services.scheduler` as subprocesses
-(the shapes they run in for real), creates N Node objects directly (no kubelets), waits until the
-scheduler's cache holds them all, then creates M pods as fast as the client can (64 requests in
-flight) while a watch records when each pod's `spec.nodeName` appears.
-
-Reported per case:
-- throughput: M / (last pod seen bound - first create sent), pods/s;
-- latency p50/p99: from sending a pod's create to seeing it bound (queueing included, as a user
-  sees it; pods arrive faster than they are scheduled, so the later ones wait);
-- attempt p50/p99: the scheduler's own time per pod, from its log lines (decision + bind);
-- create rate: how fast the pods were created, the ceiling any scheduler could reach here.
-The store is the test etcd when KUBEMU_TEST_ETCD is set, else the embedded SQLite store.
+(the shapes they run in for real), creates N Node objects directly (no kubelets) and M pods
+(100m cpu, 128Mi each; the client keeps 64 requests in flight), and a watch records when each
+pod's `spec.nodeName` appears. Two modes:
+- backlog: all M pods are pending before the scheduler starts, so only the scheduler and its
+  binds set the pace. Throughput = (M - 1) / (last bind seen - first bind seen); latency is the
+  scheduler's own time per pod (decision + bind, from its `pod.scheduled` log lines).
+- burst: the scheduler runs (its cache holds all N nodes) while the M pods are created.
+  Throughput = M / (last bind seen - first create sent); latency is from sending a pod's create
+  to seeing it bound, queueing included, as a user sees it.
+`create/s` is how fast the client created the pods (in burst mode, the ceiling for any scheduler).
+Each case runs three times and the run with the median throughput is reported (with all three),
+because the API server, etcd, the client and the scheduler share the machine's cores with each
+other and with whatever else runs. The store is the test etcd when KUBEMU_TEST_ETCD is set, else
+the embedded SQLite store.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ REPO = Path(__file__).resolve().parents[1]
 FULL_CASES = [(100, 1000), (100, 5000), (1000, 1000), (1000, 5000)]
 QUICK_CASES = [(10, 100), (100, 300)]
 IN_FLIGHT = 64
+REPEATS = 3  # the median run is reported: the machine is shared with other work
 TARGET_PODS_PER_SECOND = 500  # at 1,000 nodes
 
 
@@ -214,26 +218,39 @@ async def run_case(nodes: int, pods: int, tmp: Path, *, backlog: bool) -> dict:
         cluster.stop()
 
 
+def _median_run(runs: list[dict]) -> dict:
+    """The run with the median throughput, carrying every run's throughput (the machine is shared)."""
+    ordered = sorted(runs, key=lambda r: r["throughput_pods_per_s"])
+    chosen = dict(ordered[len(ordered) // 2])
+    chosen["runs_pods_per_s"] = [r["throughput_pods_per_s"] for r in runs]
+    return chosen
+
+
 def main(quick: bool = False) -> bool:
     cases = QUICK_CASES if quick else FULL_CASES
+    repeats = 1 if quick else REPEATS
     results = []
     with tempfile.TemporaryDirectory(prefix="kubemu-bench-scheduler-") as tmp:
         for i, (nodes, pods) in enumerate(cases):
             for backlog in (True, False):
                 mode = "backlog" if backlog else "burst"
-                print(f"scheduler: {nodes} nodes, {pods} pods, {mode} ...", flush=True)
-                results.append(asyncio.run(run_case(nodes, pods, Path(tmp) / f"case-{i}-{mode}", backlog=backlog)))
+                print(f"scheduler: {nodes} nodes, {pods} pods, {mode}, {repeats} run(s) ...", flush=True)
+                runs = [asyncio.run(run_case(nodes, pods, Path(tmp) / f"case-{i}-{mode}-{r}", backlog=backlog))
+                        for r in range(repeats)]
+                results.append(_median_run(runs))
     print_table("scheduler: M pods onto N nodes (backlog: all pending when the scheduler starts; "
-                "burst: created while it runs)",
-                ["mode", "nodes", "pods", "pods/s", "create/s", "p50 ms", "p99 ms", "attempt p50", "attempt p99"],
-                [[r["mode"], r["nodes"], r["pods"], r["throughput_pods_per_s"], r["create_rate_pods_per_s"],
+                f"burst: created while it runs); median of {repeats} run(s)",
+                ["mode", "nodes", "pods", "pods/s", "runs pods/s", "create/s", "p50 ms", "p99 ms", "attempt p50",
+                 "attempt p99"],
+                [[r["mode"], r["nodes"], r["pods"], r["throughput_pods_per_s"],
+                  "/".join(f"{x:.0f}" for x in r["runs_pods_per_s"]), r["create_rate_pods_per_s"],
                   r["latency_ms_p50"], r["latency_ms_p99"], r["attempt_ms_p50"], r["attempt_ms_p99"]] for r in results])
     at_1000 = [r["throughput_pods_per_s"] for r in results if r["nodes"] == 1000 and r["mode"] == "backlog"]
     if at_1000:
         verdict = "meets" if min(at_1000) >= TARGET_PODS_PER_SECOND else "misses"
         print(f"\nbacklog at 1,000 nodes: {min(at_1000)} pods/s ({verdict} the {TARGET_PODS_PER_SECOND} pods/s target)")
-    write_results("scheduler", {"quick": quick, "target_pods_per_s_at_1000_nodes": TARGET_PODS_PER_SECOND,
-                                "cases": results})
+    write_results("scheduler", {"quick": quick, "repeats": repeats, "cpus": os.cpu_count(),
+                                "target_pods_per_s_at_1000_nodes": TARGET_PODS_PER_SECOND, "cases": results})
     return all(r["bound"] == r["pods"] for r in results)
 
 
