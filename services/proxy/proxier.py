@@ -20,16 +20,22 @@ from __future__ import annotations
 import asyncio
 import socket
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from shared.logging import get_logger
 
 from services.proxy.forwarder import ClientSide, Stats
 from services.proxy.loadbalancer import LoadBalancer
 from services.proxy.servicemap import Endpoint, ServicePort, ServicePortName, endpoints_map, service_port_map
+from services.proxy.udp import UdpListener
 
 log = get_logger()
 
 LISTEN_BACKLOG = 1024
+
+
+class _Closeable(Protocol):
+    def close(self) -> None: ...
 
 
 @dataclass
@@ -53,7 +59,7 @@ class _ServicePortProxy:
         self.stats = stats
         self.node_addresses = node_addresses
         self.lb = LoadBalancer(session_affinity=info.session_affinity, affinity_timeout=info.affinity_timeout)
-        self.servers: dict[tuple[str, int], asyncio.base_events.Server] = {}
+        self.servers: dict[tuple[str, int], _Closeable] = {}
 
     def addresses(self) -> list[tuple[str, int]]:
         info = self.info
@@ -74,13 +80,10 @@ class _ServicePortProxy:
         return errors
 
     async def _listen(self, address: tuple[str, int]) -> bool:
-        if self.info.protocol != "TCP":
-            return True  # UDP/SCTP are not proxied (yet); the rules file still shows them
-        loop = asyncio.get_running_loop()
+        if self.info.protocol not in ("TCP", "UDP"):
+            return True  # SCTP is not proxied; the rules file still shows it
         try:
-            sock = _listening_socket(address)
-            self.servers[address] = await loop.create_server(
-                lambda: ClientSide(self.stats, self.lb.next_endpoint), sock=sock)
+            self.servers[address] = await self._open(address)
         except OSError as exc:
             log.error("proxy.listen_failed", key=self.info.name.service_key, port=str(self.info.name),
                       address=f"{address[0]}:{address[1]}", error=str(exc))
@@ -89,12 +92,34 @@ class _ServicePortProxy:
                  address=f"{address[0]}:{address[1]}")
         return True
 
+    async def _open(self, address: tuple[str, int]) -> _Closeable:
+        loop = asyncio.get_running_loop()
+        if self.info.protocol == "UDP":
+            sock = _udp_socket(address)
+            _, listener = await loop.create_datagram_endpoint(
+                lambda: UdpListener(self.stats, self.lb.next_endpoint), sock=sock)
+            return listener
+        return await loop.create_server(lambda: ClientSide(self.stats, self.lb.next_endpoint),
+                                        sock=_listening_socket(address))
+
     def close(self) -> None:
         for (ip, port), server in self.servers.items():
             server.close()
             log.info("proxy.listener_closed", key=self.info.name.service_key, port=str(self.info.name),
                      address=f"{ip}:{port}")
         self.servers.clear()
+
+
+def _udp_socket(address: tuple[str, int]) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.setblocking(False)
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 def _listening_socket(address: tuple[str, int]) -> socket.socket:
@@ -146,6 +171,7 @@ class Proxier:
             result.bind_errors += await proxy.reconcile()
         self.service_map = desired
         self.endpoints = {n: endpoints.get(n, []) for n in desired}
+        await asyncio.sleep(0)  # let closed transports release their sockets before we report done
         return result
 
     def listening(self) -> list[tuple[str, int]]:
