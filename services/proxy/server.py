@@ -81,7 +81,11 @@ class ProxyServer:
             if delay > 0:
                 await asyncio.sleep(delay)
             self._wake.clear()
-            await self.sync()
+            try:
+                await self.sync()
+            except Exception:  # a bad object must not kill forwarding for every other Service
+                log.exception("proxy.sync_failed")
+                self._wake.set()  # retry, still bounded by min_sync_period
 
     async def sync(self) -> SyncResult:
         requested_at = self.pending_since

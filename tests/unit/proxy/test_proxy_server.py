@@ -122,3 +122,24 @@ def test_parse_duration(text: str, seconds: float) -> None:
 def test_parse_duration_rejects_garbage() -> None:
     with pytest.raises(ValueError):
         parse_duration("1x")
+
+
+async def test_a_failing_sync_is_retried_not_fatal(tmp_path: Path) -> None:
+    server = _server(tmp_path)
+    calls = []
+
+    def flaky() -> list[dict]:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("boom")
+        return []
+
+    server.set_sources(flaky, list)
+    loop = asyncio.create_task(server.run())
+    try:
+        server.request_sync()
+        assert await eventually(lambda: server.syncs == 1)
+        assert len(calls) == 2 and not loop.done()
+    finally:
+        loop.cancel()
+        server.close()
