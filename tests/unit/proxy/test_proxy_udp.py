@@ -85,3 +85,19 @@ async def test_udp_without_endpoints_is_port_unreachable(echoes: list[tuple[str,
             await _ask(ip, port, b"x")
     finally:
         proxier.close()
+
+
+async def test_idle_udp_sessions_are_closed(echoes: list[tuple[str, int]]) -> None:
+    proxier = Proxier(node_addresses=[])
+    ip, port = random_ip(), free_port()
+    try:
+        await proxier.sync([_udp_service(ip, port)], _udp_slices(echoes))
+        [listener] = [srv for p in proxier._ports.values() for srv in p.servers.values()]
+        await _ask(ip, port, b"x")
+        assert len(listener.sessions) == 1
+        deadline = asyncio.get_running_loop().time() + 5
+        while listener.sessions and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.05)
+        assert listener.sessions == {}  # closed after kube-proxy's 250 ms --udp-timeout
+    finally:
+        proxier.close()
