@@ -134,6 +134,7 @@ class ContainerStatus:
     message: str = ""
     log_path: str = ""
     pid: int = 0
+    warning: str = ""  # something the kubelet should tell the user (e.g. a port it cannot bind)
     labels: dict[str, str] = field(default_factory=dict)
     annotations: dict[str, str] = field(default_factory=dict)
 

@@ -108,7 +108,7 @@ class _Container:
             created_at=self.created_at, image=self.image,
             started_at=ex.get("startedAt") or (self.started or {}).get("startedAt", 0),
             finished_at=ex.get("finishedAt", 0), exit_code=code, reason=reason, message=message,
-            log_path=self.log_path, pid=(self.started or {}).get("pid", 0),
+            log_path=self.log_path, pid=(self.started or {}).get("pid", 0), warning=self.port_problem,
             labels=dict(self.config.labels), annotations=dict(self.config.annotations),
         )
 

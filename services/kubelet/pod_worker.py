@@ -1,0 +1,566 @@
+"""One pod worker per pod: drives the pod's sandbox and containers to its spec, and reports status.
+
+As kubelet's podWorkers + syncPod/syncTerminatingPod. Guarantees:
+- Syncs of one pod never overlap; an update arriving during a sync causes one more sync after it.
+  Each sync is level-triggered: it looks at the pod (from the informer) and at the runtime's
+  containers, and does what is missing, so a restarted kubelet picks up where it was.
+- First sight: admission (resources, pods, host ports, nodeSelector); a rejected pod is reported
+  Failed with the reason and never run.
+- Running: a sandbox (the pod IP), then init containers one at a time in order, each to exit 0,
+  then the containers in spec order. Image pulls follow imagePullPolicy, with ErrImagePull then
+  ImagePullBackOff; exited containers restart per restartPolicy with CrashLoopBackOff (doubling,
+  capped, reset after a long run). A failed liveness probe kills the container to be restarted.
+- Deleting (deletionTimestamp): every running container gets its stop signal and, after the grace
+  period (at least `minimum_grace_period`), SIGKILL; the sandbox stops; the final status is
+  reported; then the pod is deleted for good (grace 0, precondition uid), and its sandbox removed.
+- A pod gone from the API altogether is killed and cleaned up the same way.
+- Each step is one log line (`pod.admitted`, `container.started`, `container.exited`, ...) and,
+  where Kubernetes has one, one Event (Pulling, Pulled, Created, Started, Killing, BackOff, Failed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from typing import TYPE_CHECKING, Any
+
+from shared.client import ApiError, Conflict, NotFound
+from shared.logging import get_logger
+from shared.resources import PODS
+from services.kubelet import admission, envs
+from services.kubelet import status as podstatus
+from services.kubelet.probes import ProbeTarget
+from services.kubelet.runtime.cri import (
+    LABEL_CONTAINER_NAME,
+    LABEL_POD_NAME,
+    LABEL_POD_NAMESPACE,
+    LABEL_POD_UID,
+    ContainerConfig,
+    ContainerMetadata,
+    ContainerState,
+    ContainerStatus,
+    CRIError,
+    ImagePullError,
+    PodSandboxConfig,
+    PodSandboxMetadata,
+    PortMapping,
+    SandboxState,
+)
+from services.kubelet.status import ContainerView
+
+if TYPE_CHECKING:
+    from services.kubelet.kubelet import Kubelet
+
+log = get_logger()
+RETRY_SECONDS = 2.0
+NORMAL, WARNING = "Normal", "Warning"
+
+
+def pod_key(pod: dict[str, Any]) -> str:
+    return f"{pod['metadata'].get('namespace', 'default')}/{pod['metadata']['name']}"
+
+
+def pod_full_name(pod: dict[str, Any]) -> str:
+    """`name_namespace(uid)`, as the kubelet names a pod in its messages."""
+    meta = pod["metadata"]
+    return f"{meta['name']}_{meta.get('namespace', 'default')}({meta.get('uid', '')})"
+
+
+def is_terminal(pod: dict[str, Any]) -> bool:
+    return (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
+
+
+def pull_policy(container: dict[str, Any]) -> str:
+    if container.get("imagePullPolicy"):
+        return container["imagePullPolicy"]
+    image = container.get("image", "")
+    tag = image.rsplit("/", 1)[-1].partition(":")[2]
+    return "Always" if "@" not in image and tag in ("", "latest") else "IfNotPresent"
+
+
+class PodWorker:
+    def __init__(self, kubelet: Kubelet, uid: str, pod: dict[str, Any]) -> None:
+        self.k = kubelet
+        self.uid = uid
+        self.pod: dict[str, Any] | None = pod
+        self.key = pod_key(pod)
+        self.name, self.namespace = pod["metadata"]["name"], pod["metadata"].get("namespace", "default")
+        self.admitted: bool | None = None
+        self.rejected: tuple[str, str] | None = None
+        self.start_time = (pod.get("status") or {}).get("startTime") or ""
+        self.sandbox_id = ""
+        self.pod_ip = (pod.get("status") or {}).get("podIP", "")
+        self.waiting: dict[str, tuple[str, str]] = {}
+        self.restart_on_exit: set[str] = set()  # containers killed (liveness) to be restarted
+        self.terminated = False
+        self.finished = False
+        self.last_status: dict[str, Any] | None = None
+        self._wake = asyncio.Event()
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0
+        self.task: asyncio.Task | None = None
+
+    # --- the loop -------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._wake.set()
+        self.task = asyncio.create_task(self._run(), name=f"pod-worker-{self.key}")
+
+    def update(self, pod: dict[str, Any] | None = None, *, gone: bool = False) -> None:
+        if pod is not None:
+            self.pod = pod
+        if gone:
+            self.pod = None
+        self._wake.set()
+
+    def wake_after(self, seconds: float) -> None:
+        loop = asyncio.get_running_loop()
+        at = loop.time() + max(0.0, seconds)
+        if self._timer is not None and self._timer_at <= at and not self._timer.cancelled():
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_at = at
+        self._timer = loop.call_at(at, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._wake.set()
+
+    async def _run(self) -> None:
+        while not self.finished:
+            await self._wake.wait()
+            self._wake.clear()
+            try:
+                self.finished = await self.sync()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # one pod's failure must not stop its worker for good
+                log.error("pod.sync_failed", key=self.key, error=str(exc), exc_info=exc)
+                self.wake_after(RETRY_SECONDS)
+                continue
+            if not self.finished:
+                self.wake_after(self.k.config.sync_frequency)
+        if self._timer is not None:
+            self._timer.cancel()
+        self.k.worker_done(self)
+
+    # --- one sync -------------------------------------------------------------------------------
+
+    async def sync(self) -> bool:
+        """Drive the pod one step towards its spec; True when this worker is finished with it."""
+        pod = self.pod
+        if pod is None:
+            await self.terminate(self.k.config.minimum_grace_period)
+            await self.cleanup()
+            log.info("pod.removed", key=self.key, uid=self.uid)
+            return True
+        if self.admitted is None:
+            self.admit(pod)
+        if not self.sandbox_id:
+            found = self.k.find_sandbox(self.uid)
+            if found is not None:
+                self.sandbox_id, self.pod_ip = found.id, found.ip
+        if pod["metadata"].get("deletionTimestamp"):
+            return await self.sync_deleting(pod)
+        if self.rejected:
+            await self.report(podstatus.rejected_status(pod, *self.rejected, host_ip=self.k.node_ip,
+                                                        now=podstatus.rfc3339(time.time())))
+            return False
+        if self.terminated or is_terminal(pod):
+            await self.stop_sandbox()
+            await self.report_status(pod)
+            return False
+        await self.sync_running(pod)
+        status = await self.report_status(pod)
+        if status and status["phase"] in ("Succeeded", "Failed"):
+            await self.stop_sandbox()
+        return False
+
+    def admit(self, pod: dict[str, Any]) -> None:
+        if self.k.find_sandbox(self.uid) or is_terminal(pod) or pod["metadata"].get("deletionTimestamp"):
+            self.admitted = True  # it was running here before (a kubelet restart) or is over: no re-check
+            return
+        verdict = admission.admit(pod, self.k.node_object(), self.k.active_pods(exclude=self.uid),
+                                  self.k.config.max_pods)
+        if verdict is None:
+            self.admitted = True
+            self.start_time = self.start_time or podstatus.rfc3339(time.time())
+            log.info("pod.admitted", key=self.key, uid=self.uid)
+            return
+        self.admitted, self.rejected = False, verdict
+        log.info("pod.rejected", key=self.key, reason=verdict[0], message=verdict[1])
+        self.k.event(pod, WARNING, verdict[0], verdict[1])
+
+    async def sync_deleting(self, pod: dict[str, Any]) -> bool:
+        meta = pod["metadata"]
+        grace = meta.get("deletionGracePeriodSeconds")
+        if grace is None:
+            grace = pod["spec"].get("terminationGracePeriodSeconds", 30)
+        await self.terminate(max(float(grace), self.k.config.minimum_grace_period))
+        if not self.rejected:
+            await self.report_status(pod, terminating=True)
+        try:
+            await self.k.client.delete(PODS, self.name, self.namespace, grace_period_seconds=0,
+                                       preconditions={"uid": self.uid})
+            log.info("pod.deleted", key=self.key, uid=self.uid)
+        except (NotFound, Conflict):
+            pass
+        await self.cleanup()
+        return True
+
+    # --- running --------------------------------------------------------------------------------
+
+    async def sync_running(self, pod: dict[str, Any]) -> None:
+        if not await self.ensure_sandbox(pod):
+            return
+        by_name = self.containers_by_name()
+        if not await self.sync_init_containers(pod, by_name):
+            return
+        for spec in pod["spec"].get("containers", []):
+            await self.sync_container(pod, spec, by_name.get(spec["name"], []), init=False)
+
+    def containers_by_name(self) -> dict[str, list[ContainerStatus]]:
+        out: dict[str, list[ContainerStatus]] = {}
+        for c in self.k.runtime.list_containers(self.sandbox_id) if self.sandbox_id else []:
+            out.setdefault(c.metadata.name, []).append(c)
+        for cs in out.values():
+            cs.sort(key=lambda c: c.metadata.attempt)
+        return out
+
+    async def ensure_sandbox(self, pod: dict[str, Any]) -> bool:
+        if self.sandbox_id and self.k.runtime.pod_sandbox_status(self.sandbox_id).state is SandboxState.READY:
+            return True
+        found = self.k.find_sandbox(self.uid)
+        if found is not None and found.state is SandboxState.READY:
+            self.sandbox_id, self.pod_ip = found.id, found.ip
+            return True
+        return await self.create_sandbox(pod)
+
+    async def create_sandbox(self, pod: dict[str, Any]) -> bool:
+        spec = pod["spec"]
+        meta = PodSandboxMetadata(self.name, self.namespace, self.uid)
+        ports = [PortMapping(int(p["containerPort"]), p.get("protocol", "TCP"), int(p.get("hostPort") or 0),
+                             p.get("hostIP", "")) for c in spec.get("containers", []) for p in c.get("ports") or []]
+        config = PodSandboxConfig(
+            meta, hostname=spec.get("hostname") or self.name, host_network=bool(spec.get("hostNetwork")),
+            host_ip=self.k.node_ip, port_mappings=ports,
+            log_directory=self.k.log_directory(self.namespace, self.name, self.uid),
+            labels={LABEL_POD_UID: self.uid, LABEL_POD_NAME: self.name, LABEL_POD_NAMESPACE: self.namespace},
+        )
+        try:
+            self.sandbox_id = await self.k.runtime.run_pod_sandbox(config)
+        except CRIError as exc:
+            message = f"Failed to create pod sandbox: {exc.message}"
+            log.warning("sandbox.failed", key=self.key, message=message)
+            self.k.event(pod, WARNING, "FailedCreatePodSandBox", message)
+            self.wake_after(RETRY_SECONDS)
+            return False
+        self.pod_ip = self.k.runtime.pod_sandbox_status(self.sandbox_id).ip
+        log.info("sandbox.created", key=self.key, sandbox=self.sandbox_id[:12], pod_ip=self.pod_ip)
+        return True
+
+    async def sync_init_containers(self, pod: dict[str, Any], by_name: dict[str, list[ContainerStatus]]) -> bool:
+        """True when every init container has succeeded (the containers may start)."""
+        policy = pod["spec"].get("restartPolicy", "Always")
+        for spec in pod["spec"].get("initContainers") or []:
+            history = by_name.get(spec["name"], [])
+            latest = history[-1] if history else None
+            if latest is not None and latest.state is ContainerState.EXITED and latest.exit_code == 0:
+                continue
+            if latest is not None and latest.state is ContainerState.EXITED and policy == "Never":
+                return False  # the pod has failed
+            await self.sync_container(pod, spec, history, init=True)
+            return False
+        return True
+
+    async def sync_container(self, pod: dict[str, Any], spec: dict[str, Any], history: list[ContainerStatus],
+                             *, init: bool) -> None:
+        latest = history[-1] if history else None
+        if latest is None:
+            await self.start_container(pod, spec, attempt=0, init=init)
+        elif latest.state is ContainerState.RUNNING:
+            if latest.id in self.restart_on_exit:
+                return  # being killed; it restarts once it has exited
+            self.k.probes.add(self.probe_target(spec, latest))
+            if self.k.probes.liveness_failed(latest.id):
+                await self.kill_for_restart(pod, spec, latest)
+        elif latest.state is ContainerState.CREATED:
+            await self.start_created(pod, spec, latest)
+        elif latest.state is ContainerState.EXITED:
+            await self.maybe_restart(pod, spec, latest, init=init)
+
+    def should_restart(self, pod: dict[str, Any], latest: ContainerStatus, *, init: bool) -> bool:
+        policy = pod["spec"].get("restartPolicy", "Always")
+        if policy == "Never":
+            return False
+        if latest.id in self.restart_on_exit or policy == "Always":
+            return not (init and latest.exit_code == 0)
+        return latest.exit_code != 0
+
+    async def maybe_restart(self, pod: dict[str, Any], spec: dict[str, Any], latest: ContainerStatus, *,
+                            init: bool) -> None:
+        self.k.probes.remove(latest.id)
+        if not self.should_restart(pod, latest, init=init):
+            return
+        key = f"{self.uid}/{spec['name']}"
+        finished = latest.finished_at / 1e9
+        backoff = self.k.crash_backoff
+        if backoff.in_backoff_since(key, finished):
+            delay = backoff.get(key)
+            message = f"back-off {_duration(delay)} restarting failed container={spec['name']} pod={pod_full_name(pod)}"
+            if self.waiting.get(spec["name"], ("",))[0] != "CrashLoopBackOff":
+                log.info("container.backoff", key=self.key, container=spec["name"], delay_seconds=delay)
+            self.waiting[spec["name"]] = ("CrashLoopBackOff", message)
+            self.k.event(pod, WARNING, "BackOff",
+                         f"Back-off restarting failed container {spec['name']} in pod {pod_full_name(pod)}",
+                         field_path=_field_path(spec, init))
+            self.wake_after(backoff.remaining(key, finished) + 0.01)
+            return
+        backoff.next(key, finished)
+        self.restart_on_exit.discard(latest.id)
+        await self.start_container(pod, spec, attempt=latest.metadata.attempt + 1, init=init)
+
+    async def kill_for_restart(self, pod: dict[str, Any], spec: dict[str, Any], latest: ContainerStatus) -> None:
+        message = f"Container {spec['name']} failed liveness probe, will be restarted"
+        log.info("container.killing", key=self.key, container=spec["name"], reason="liveness probe failed")
+        self.k.event(pod, NORMAL, "Killing", message, field_path=_field_path(spec, False))
+        self.restart_on_exit.add(latest.id)
+        self.k.probes.remove(latest.id)
+        grace = pod["spec"].get("terminationGracePeriodSeconds", 30)
+        await self.k.runtime.stop_container(latest.id, max(float(grace), self.k.config.minimum_grace_period))
+        self.wake_after(0)
+
+    # --- starting one container -----------------------------------------------------------------
+
+    async def start_container(self, pod: dict[str, Any], spec: dict[str, Any], *, attempt: int, init: bool) -> None:
+        name, fp = spec["name"], _field_path(spec, init)
+        if not await self.ensure_image(pod, spec, fp):
+            return
+        try:
+            env = await envs.container_env(pod, spec, pod_ip=self.pod_ip, host_ip=self.k.node_ip,
+                                           lookup=self.k.lookup_config, allocatable=self.k.allocatable())
+        except envs.ConfigError as exc:
+            return self.fail(pod, name, fp, "CreateContainerConfigError", str(exc))
+        command, args = envs.command_line(spec, env)
+        try:
+            cid = await self.k.runtime.create_container(self.sandbox_id, self.container_config(spec, attempt, env,
+                                                                                                command, args))
+        except CRIError as exc:
+            return self.fail(pod, name, fp, "CreateContainerError", exc.message)
+        self.k.event(pod, NORMAL, "Created", f"Created container {name}", field_path=fp)
+        await self.run_created(pod, spec, cid, attempt)
+
+    async def start_created(self, pod: dict[str, Any], spec: dict[str, Any], c: ContainerStatus) -> None:
+        await self.run_created(pod, spec, c.id, c.metadata.attempt)
+
+    async def run_created(self, pod: dict[str, Any], spec: dict[str, Any], cid: str, attempt: int) -> None:
+        name, fp = spec["name"], _field_path(spec, spec not in pod["spec"].get("containers", []))
+        try:
+            await self.k.runtime.start_container(cid)
+        except CRIError as exc:
+            log.info("container.start_failed", key=self.key, container=name, message=exc.message)
+            return self.fail(pod, name, fp, "RunContainerError", exc.message)
+        self.waiting.pop(name, None)
+        status = self.k.runtime.container_status(cid)
+        log.info("container.started", key=self.key, container=name, container_id=cid[:12], attempt=attempt,
+                 pid=status.pid or None)
+        self.k.event(pod, NORMAL, "Started", f"Started container {name}", field_path=fp)
+        if status.warning:
+            log.warning("container.warning", key=self.key, container=name, message=status.warning)
+            self.k.event(pod, WARNING, "Failed", status.warning, field_path=fp)
+        self.k.probes.add(self.probe_target(spec, status))
+        self.gc_containers(name, attempt)
+
+    def fail(self, pod: dict[str, Any], name: str, field_path: str, reason: str, message: str) -> None:
+        self.waiting[name] = (reason, message)
+        self.k.event(pod, WARNING, "Failed", f"Error: {message}", field_path=field_path)
+        self.wake_after(RETRY_SECONDS if reason != "RunContainerError" else 0.05)
+
+    async def ensure_image(self, pod: dict[str, Any], spec: dict[str, Any], fp: str) -> bool:
+        image, name = spec.get("image", ""), spec["name"]
+        policy = pull_policy(spec)
+        present = self.k.runtime.image_status(image)
+        if policy == "Never" or (present is not None and policy == "IfNotPresent"):
+            if present is None:
+                message = f'Container image "{image}" is not present with pull policy of Never'
+                self.waiting[name] = ("ErrImageNeverPull", message)
+                self.k.event(pod, WARNING, "ErrImageNeverPull", message, field_path=fp)
+                return False
+            self.k.event(pod, NORMAL, "Pulled", f'Container image "{image}" already present on machine', field_path=fp)
+            return True
+        return await self.pull(pod, spec, fp)
+
+    async def pull(self, pod: dict[str, Any], spec: dict[str, Any], fp: str) -> bool:
+        image, name = spec.get("image", ""), spec["name"]
+        key = f"{self.uid}_{image}"
+        backoff = self.k.image_backoff
+        if self.waiting.get(name, ("",))[0] in ("ErrImagePull", "ImagePullBackOff"):
+            failed_at = self._pull_failed_at.get(key, 0.0)
+            if backoff.in_backoff_since(key, failed_at):
+                self.waiting[name] = ("ImagePullBackOff", f'Back-off pulling image "{image}"')
+                self.k.event(pod, NORMAL, "BackOff", f'Back-off pulling image "{image}"', field_path=fp)
+                self.k.event(pod, WARNING, "Failed", "Error: ImagePullBackOff", field_path=fp)
+                self.wake_after(backoff.remaining(key, failed_at) + 0.01)
+                return False
+        self.k.event(pod, NORMAL, "Pulling", f'Pulling image "{image}"', field_path=fp)
+        started = time.monotonic()
+        try:
+            ref = await self.k.runtime.pull_image(image)
+        except ImagePullError as exc:
+            now = time.time()
+            self._pull_failed_at[key] = now
+            delay = backoff.next(key, now)
+            log.info("image.pull_failed", key=self.key, container=name, image=image, retry_in_seconds=delay)
+            self.waiting[name] = ("ErrImagePull", exc.message)
+            self.k.event(pod, WARNING, "Failed", f'Failed to pull image "{image}": {exc.message}', field_path=fp)
+            self.k.event(pod, WARNING, "Failed", "Error: ErrImagePull", field_path=fp)
+            self.wake_after(delay / 2)  # ErrImagePull for a while, then ImagePullBackOff until the retry
+            return False
+        took = _duration(time.monotonic() - started, precise=True)
+        log.info("image.pulled", key=self.key, container=name, image=ref.image)
+        self.k.event(pod, NORMAL, "Pulled", f'Successfully pulled image "{image}" in {took} ({took} including '
+                                            f"waiting). Image size: {ref.size} bytes.", field_path=fp)
+        return True
+
+    @property
+    def _pull_failed_at(self) -> dict[str, float]:
+        return self.k.pull_failures
+
+    def container_config(self, spec: dict[str, Any], attempt: int, env: dict[str, str], command: list[str],
+                         args: list[str]) -> ContainerConfig:
+        sc = {**(self.pod["spec"].get("securityContext") or {}), **(spec.get("securityContext") or {})}
+        ports = [PortMapping(int(p["containerPort"]), p.get("protocol", "TCP"), int(p.get("hostPort") or 0))
+                 for p in spec.get("ports") or []]
+        return ContainerConfig(
+            ContainerMetadata(spec["name"], attempt), spec.get("image", ""), command=command, args=args,
+            envs=list(env.items()), working_dir=spec.get("workingDir", ""),
+            log_path=f"{spec['name']}/{attempt}.log", ports=ports,
+            run_as_user=sc.get("runAsUser"), run_as_group=sc.get("runAsGroup"),
+            labels={LABEL_POD_UID: self.uid, LABEL_POD_NAME: self.name, LABEL_POD_NAMESPACE: self.namespace,
+                    LABEL_CONTAINER_NAME: spec["name"]},
+        )
+
+    def probe_target(self, spec: dict[str, Any], c: ContainerStatus) -> ProbeTarget:
+        return ProbeTarget(self.uid, self.key, spec, c.id, self.pod_ip, c.started_at / 1e9 if c.started_at else time.time())
+
+    def gc_containers(self, name: str, attempt: int) -> None:
+        """Keep the running container and the one before it (for `logs --previous`); remove older ones."""
+        old = [c for c in self.containers_by_name().get(name, []) if c.metadata.attempt < attempt - 1]
+        for c in old:
+            asyncio.get_running_loop().create_task(self.k.runtime.remove_container(c.id))
+
+    # --- status ---------------------------------------------------------------------------------
+
+    def views(self, pod: dict[str, Any]) -> tuple[list[ContainerView], list[ContainerView]]:
+        by_name = self.containers_by_name()
+        make = lambda spec: self.view(spec, by_name.get(spec["name"], []))  # noqa: E731
+        return ([make(s) for s in pod["spec"].get("initContainers") or []],
+                [make(s) for s in pod["spec"].get("containers", [])])
+
+    def view(self, spec: dict[str, Any], history: list[ContainerStatus]) -> ContainerView:
+        cur = history[-1] if history else None
+        prev = history[-2] if len(history) > 1 else None
+        v = ContainerView(spec["name"], spec.get("image", ""), cur, prev,
+                          restart_count=cur.metadata.attempt if cur else 0, waiting=self.waiting.get(spec["name"]))
+        if cur is not None and cur.state is ContainerState.RUNNING:
+            v.started = self.k.probes.started(cur.id)
+            v.ready = self.k.probes.ready(cur.id)
+        return v
+
+    async def report_status(self, pod: dict[str, Any], *, terminating: bool = False) -> dict[str, Any] | None:
+        init, main = self.views(pod)
+        sandbox_ready = bool(self.sandbox_id) and not self.terminated and (
+            self.k.runtime.pod_sandbox_status(self.sandbox_id).state is SandboxState.READY)
+        status = podstatus.pod_status(
+            pod, init, main, host_ip=self.k.node_ip, pod_ip=self.pod_ip, sandbox_ready=sandbox_ready,
+            start_time=self.start_time or podstatus.rfc3339(time.time()), qos_class=admission.qos_class(pod),
+            terminating=terminating or self.terminated,
+        )
+        await self.report(status)
+        return status
+
+    async def report(self, status: dict[str, Any]) -> None:
+        """PATCH pods/status when it differs from what was last reported."""
+        pod = self.pod
+        current = (pod or {}).get("status") or {}
+        if status == self.last_status or pod is None:
+            return
+        body = dict(status)
+        for stale in ("reason", "message"):
+            if stale in current and stale not in body:
+                body[stale] = None  # a merge patch removes a field only when told to
+        try:
+            await self.k.client.patch(PODS, self.name, {"status": body}, self.namespace, subresource="status")
+        except NotFound:
+            return
+        except ApiError as exc:
+            log.warning("pod.status_failed", key=self.key, error=str(exc))
+            self.wake_after(RETRY_SECONDS)
+            return
+        if (self.last_status or {}).get("phase") != status.get("phase"):
+            log.info("pod.phase", key=self.key, phase=status["phase"], pod_ip=status.get("podIP"))
+        self.last_status = status
+
+    # --- stopping -------------------------------------------------------------------------------
+
+    async def terminate(self, grace: float) -> None:
+        """Stop every running container (stop signal, SIGKILL after `grace`), then the sandbox."""
+        if self.terminated:
+            return
+        pod = self.pod
+        running = [c for c in self.k.runtime.list_containers()
+                   if c.labels.get(LABEL_POD_UID) == self.uid and c.state is ContainerState.RUNNING]
+        await asyncio.gather(*(self.kill(pod, c, grace) for c in running))
+        self.terminated = True
+        await self.stop_sandbox()
+        log.info("pod.terminated", key=self.key, grace_seconds=grace, killed=len(running))
+
+    async def kill(self, pod: dict[str, Any] | None, c: ContainerStatus, grace: float) -> None:
+        name = c.metadata.name
+        self.k.probes.remove(c.id)
+        log.info("container.killing", key=self.key, container=name, grace_seconds=grace)
+        if pod is not None:
+            spec_names = [s["name"] for s in pod["spec"].get("containers", [])]
+            self.k.event(pod, NORMAL, "Killing", f"Stopping container {name}",
+                         field_path=f"spec.{'containers' if name in spec_names else 'initContainers'}{{{name}}}")
+        await self.k.runtime.stop_container(c.id, grace)
+        status = self.k.runtime.container_status(c.id)
+        log.info("container.exited", key=self.key, container=name, exit_code=status.exit_code, reason=status.reason)
+
+    async def stop_sandbox(self) -> None:
+        sandbox = self.sandbox_id or (self.k.find_sandbox(self.uid).id if self.k.find_sandbox(self.uid) else "")
+        if not sandbox:
+            return
+        with contextlib.suppress(CRIError):
+            if self.k.runtime.pod_sandbox_status(sandbox).state is SandboxState.READY:
+                for c in self.k.runtime.list_containers(sandbox):
+                    self.k.probes.remove(c.id)
+                await self.k.runtime.stop_pod_sandbox(sandbox)
+                log.info("sandbox.stopped", key=self.key, sandbox=sandbox[:12])
+
+    async def cleanup(self) -> None:
+        for sb in self.k.runtime.list_pod_sandboxes():
+            if sb.labels.get(LABEL_POD_UID) == self.uid:
+                for c in self.k.runtime.list_containers(sb.id):
+                    self.k.probes.remove(c.id)
+                await self.k.runtime.remove_pod_sandbox(sb.id)
+        self.k.crash_backoff.forget(f"{self.uid}/")
+        self.k.image_backoff.forget(f"{self.uid}_")
+
+
+def _field_path(spec: dict[str, Any], init: bool) -> str:
+    return f"spec.{'initContainers' if init else 'containers'}{{{spec['name']}}}"
+
+
+def _duration(seconds: float, *, precise: bool = False) -> str:
+    """Go's time.Duration formatting, roughly: 10s, 2m40s, 5m0s; 123ms when precise."""
+    if precise and seconds < 1:
+        return f"{seconds * 1000:.0f}ms"
+    if precise:
+        return f"{seconds:.3f}s"
+    total = int(round(seconds))
+    minutes, secs = divmod(total, 60)
+    return f"{minutes}m{secs}s" if minutes else f"{secs}s"
+

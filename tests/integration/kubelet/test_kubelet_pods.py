@@ -1,0 +1,270 @@
+"""The kubelet against a real API server, with real processes as containers."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import urllib.request
+
+import aiohttp
+
+from shared.resources import EVENTS, LEASES, NODES, PODS
+from tests.integration.kubelet.conftest import (
+    condition,
+    container_status,
+    pod_manifest,
+    wait_pod,
+    wait_until,
+    watch_pod,
+)
+
+
+def http_get(url: str) -> tuple[int, str]:
+    with urllib.request.urlopen(url, timeout=2) as r:
+        return r.status, r.read().decode()
+
+
+async def get_when_listening(url: str) -> tuple[int, str]:
+    """Ready (without a readiness probe) means running, not yet listening: retry refused connections."""
+    for _ in range(100):
+        try:
+            return await asyncio.to_thread(http_get, url)
+        except OSError:
+            await asyncio.sleep(0.05)
+    return await asyncio.to_thread(http_get, url)
+
+
+async def events_for(api, name: str) -> list[tuple[str, str, str]]:
+    items = (await api.list(EVENTS, "default"))["items"]
+    return [(e["reason"], e["type"], e["message"]) for e in items if e["involvedObject"]["name"] == name]
+
+
+async def test_node_registers_with_status_and_renews_its_lease(start_kubelet, api) -> None:
+    k = await start_kubelet(cpu="2", memory="4Gi", max_pods=20)
+    node = await api.get(NODES, k.config.node_name)
+    labels = node["metadata"]["labels"]
+    assert labels["kubernetes.io/hostname"] == k.config.node_name and labels["kubernetes.io/os"] == "linux"
+    status = node["status"]
+    assert status["capacity"]["cpu"] == "2" and status["allocatable"]["memory"] == "4Gi"
+    assert status["capacity"]["pods"] == "20"
+    assert {"type": "InternalIP", "address": k.config.node_ip} in status["addresses"]
+    assert status["daemonEndpoints"]["kubeletEndpoint"]["Port"] == k.config.port
+    assert status["nodeInfo"]["kubeletVersion"].startswith("v1.32")
+    conds = {c["type"]: c["status"] for c in status["conditions"]}
+    assert conds == {"Ready": "True", "MemoryPressure": "False", "DiskPressure": "False", "PIDPressure": "False"}
+    assert node["spec"]["podCIDR"] == k.config.pod_cidr
+    first = (await api.get(LEASES, k.config.node_name, "kube-node-lease"))["spec"]["renewTime"]
+    await wait_until(lambda: _renewed(api, k.config.node_name, first), timeout=5, what="lease renewal")
+
+
+async def _renewed(api, name: str, first: str) -> bool:
+    lease = await api.get(LEASES, name, "kube-node-lease")
+    return lease["spec"]["renewTime"] != first and lease["spec"]["holderIdentity"] == name
+
+
+async def test_nginx_pod_runs_and_answers_on_its_pod_ip(start_kubelet, api) -> None:
+    k = await start_kubelet()
+    await api.create(PODS, pod_manifest("web", k.config.node_name,
+                                        {"name": "nginx", "image": "nginx:1.25", "ports": [{"containerPort": 80}]}))
+    pod = await wait_pod(api, "web", lambda p: condition(p, "Ready") == "True", what="Ready")
+    status = pod["status"]
+    assert status["phase"] == "Running" and status["hostIP"] == k.config.node_ip
+    assert ipaddress.ip_address(status["podIP"]) in ipaddress.ip_network(k.config.pod_cidr)
+    assert status["podIPs"] == [{"ip": status["podIP"]}] and status["qosClass"] == "BestEffort"
+    cs = container_status(pod)
+    assert "running" in cs["state"] and cs["ready"] and cs["started"] and cs["restartCount"] == 0
+    assert cs["containerID"].startswith("kubemu://") and cs["image"] == "docker.io/library/nginx:1.25"
+    assert cs["imageID"].startswith("docker.io/library/nginx@sha256:")
+    assert {c["type"] for c in status["conditions"]} >= {"PodScheduled", "Initialized", "ContainersReady", "Ready"}
+    code, body = await get_when_listening(f"http://{status['podIP']}/")
+    assert code == 200 and "Welcome to nginx!" in body
+    await wait_until(lambda: _has_events(api, "web", {"Pulling", "Pulled", "Created", "Started"}), timeout=5,
+                     what="events")
+    await wait_until(lambda: _logs_contain(k.url, "web", "nginx", '"GET / HTTP/1.1" 200 615'), timeout=5,
+                     what="the access log line")
+
+
+async def _logs_contain(url: str, pod: str, container: str, needle: str) -> bool:
+    async with aiohttp.ClientSession() as s:
+        async with s.get(f"{url}/containerLogs/default/{pod}/{container}") as r:
+            return r.status == 200 and needle in await r.text()
+
+
+async def _has_events(api, name: str, reasons: set[str]) -> bool:
+    return reasons <= {reason for reason, _, _ in await events_for(api, name)}
+
+
+async def test_unknown_image_is_err_image_pull_then_image_pull_backoff(start_kubelet, api) -> None:
+    k = await start_kubelet()
+    await api.create(PODS, pod_manifest("bad", k.config.node_name, {"name": "c", "image": "nginxx:9"}))
+    seen = []
+
+    def reason(p: dict) -> bool:
+        seen.append((container_status(p).get("state") or {}).get("waiting", {}).get("reason"))
+        return "ImagePullBackOff" in seen
+
+    states = await watch_pod(api, "bad", reason, timeout=10)
+    assert "ErrImagePull" in seen and seen.index("ErrImagePull") < seen.index("ImagePullBackOff")
+    assert states[-1]["status"]["phase"] == "Pending"
+    messages = [m for r, t, m in await events_for(api, "bad") if r == "Failed"]
+    assert any('Failed to pull image "nginxx:9"' in m and "repository does not exist" in m for m in messages)
+
+
+async def test_crashing_container_goes_into_crashloop_backoff_with_growing_delays(start_kubelet, api) -> None:
+    k = await start_kubelet(crashloop_backoff_base=0.4, crashloop_backoff_max=10.0)
+    await api.create(PODS, pod_manifest("crash", k.config.node_name,
+                                        {"name": "c", "image": "busybox", "command": ["sh", "-c", "exit 3"]}))
+    restarts: dict[int, float] = {}
+    loop = asyncio.get_running_loop()
+    saw_backoff = False
+
+    def track(p: dict) -> bool:
+        if not p.get("status"):
+            return False
+        nonlocal saw_backoff
+        cs = container_status(p)
+        restarts.setdefault(cs.get("restartCount", 0), loop.time())
+        if cs.get("state", {}).get("waiting", {}).get("reason") == "CrashLoopBackOff":
+            saw_backoff = True
+            assert cs["lastState"]["terminated"]["exitCode"] == 3
+            assert "back-off" in cs["state"]["waiting"]["message"]
+        return cs.get("restartCount", 0) >= 4
+
+    await watch_pod(api, "crash", track, timeout=20)
+    assert saw_backoff
+    gaps = [restarts[i + 1] - restarts[i] for i in range(1, 4)]
+    assert gaps[1] > gaps[0] * 1.4 and gaps[2] > gaps[1] * 1.4, gaps  # 0.4 s, 0.8 s, 1.6 s
+    assert await _has_events(api, "crash", {"BackOff"})
+
+
+async def test_failing_liveness_probe_restarts_the_container(start_kubelet, api) -> None:
+    k = await start_kubelet()
+    probe = {"httpGet": {"path": "/healthz", "port": 80}, "initialDelaySeconds": 1, "periodSeconds": 1,
+             "failureThreshold": 1}
+    await api.create(PODS, pod_manifest("live", k.config.node_name,
+                                        {"name": "nginx", "image": "nginx", "livenessProbe": probe}))
+    pod = await wait_pod(api, "live", lambda p: container_status(p).get("restartCount", 0) >= 1, timeout=15,
+                         what="a restart")
+    assert container_status(pod)["lastState"]["terminated"]["reason"] in ("Completed", "Error")
+    events = await events_for(api, "live")
+    assert any(r == "Unhealthy" and "Liveness probe failed: HTTP probe failed with statuscode: 404" in m
+               for r, _, m in events)
+    assert any(r == "Killing" and "failed liveness probe, will be restarted" in m for r, _, m in events)
+
+
+async def test_readiness_probe_drives_the_ready_condition(start_kubelet, api, tmp_path) -> None:
+    k = await start_kubelet()
+    marker = tmp_path / "ready"
+    probe = {"exec": {"command": ["cat", str(marker)]}, "periodSeconds": 1, "failureThreshold": 1}
+    await api.create(PODS, pod_manifest("ready", k.config.node_name,
+                                        {"name": "c", "image": "busybox", "command": ["sleep", "300"],
+                                         "readinessProbe": probe}))
+    pod = await wait_pod(api, "ready", lambda p: p["status"].get("phase") == "Running", what="Running")
+    assert condition(pod, "Ready") == "False" and not container_status(pod)["ready"]
+    marker.write_text("ok")
+    await wait_pod(api, "ready", lambda p: condition(p, "Ready") == "True", what="Ready True")
+    marker.unlink()
+    pod = await wait_pod(api, "ready", lambda p: condition(p, "Ready") == "False", what="Ready False")
+    ready = next(c for c in pod["status"]["conditions"] if c["type"] == "Ready")
+    assert ready["reason"] == "ContainersNotReady" and ready["message"] == "containers with unready status: [c]"
+
+
+async def test_deletion_is_graceful_sigterm_then_sigkill(start_kubelet, api, tmp_path) -> None:
+    k = await start_kubelet()
+    marker = tmp_path / "signals"
+    script = f'trap "echo TERM >> {marker}" TERM; while true; do sleep 0.1; done'
+    await api.create(PODS, pod_manifest("grace", k.config.node_name,
+                                        {"name": "c", "image": "busybox", "command": ["sh", "-c", script]},
+                                        terminationGracePeriodSeconds=1))
+    pod = await wait_pod(api, "grace", lambda p: p["status"].get("phase") == "Running", what="Running")
+    rv = pod["metadata"]["resourceVersion"]
+    statuses: list[dict] = []
+
+    async def watch() -> None:
+        async for event in api.watch(PODS, "default", resource_version=rv, field_selector="metadata.name=grace"):
+            if event["type"] == "DELETED":
+                return
+            statuses.append(event["object"])
+
+    watcher = asyncio.create_task(watch())
+    await api.delete(PODS, "grace", "default")
+    await asyncio.wait_for(watcher, 15)
+    assert marker.read_text().strip() == "TERM"  # the container saw SIGTERM ...
+    final = container_status(statuses[-1])["state"]["terminated"]
+    assert final["exitCode"] == 137  # ... ignored it, and was killed after the grace period
+    assert await _has_events(api, "grace", {"Killing"})
+
+
+async def test_kubelet_restart_does_not_restart_running_containers(start_kubelet, api) -> None:
+    k = await start_kubelet()
+    await api.create(PODS, pod_manifest("stay", k.config.node_name, {"name": "nginx", "image": "nginx"}))
+    pod = await wait_pod(api, "stay", lambda p: condition(p, "Ready") == "True", what="Ready")
+    before = container_status(pod)
+    await start_kubelet.stop(k)
+    k2 = await start_kubelet()
+    await asyncio.sleep(1.0)
+    pod = await wait_pod(api, "stay", lambda p: condition(p, "Ready") == "True", what="Ready after restart")
+    after = container_status(pod)
+    assert after["containerID"] == before["containerID"] and after["restartCount"] == 0
+    assert len(k2.kubelet.runtime.list_containers()) == 1
+    code, _ = await get_when_listening(f"http://{pod['status']['podIP']}/")
+    assert code == 200
+
+
+async def test_pod_asking_more_cpu_than_the_node_has_is_rejected(start_kubelet, api) -> None:
+    k = await start_kubelet(cpu="1")
+    big = {"name": "c", "image": "busybox", "command": ["sleep", "10"], "resources": {"requests": {"cpu": "2"}}}
+    await api.create(PODS, pod_manifest("big", k.config.node_name, big))
+    pod = await wait_pod(api, "big", lambda p: p["status"].get("phase") == "Failed", what="Failed")
+    assert pod["status"]["reason"] == "OutOfcpu"
+    assert pod["status"]["message"] == "Node didn't have enough resource: cpu, requested: 2000, used: 0, capacity: 1000"
+
+
+async def test_restart_policies_and_init_containers(start_kubelet, api) -> None:
+    k = await start_kubelet()
+    node = k.config.node_name
+    await api.create(PODS, pod_manifest("once", node, {"name": "c", "image": "busybox", "command": ["true"]},
+                                        restartPolicy="Never"))
+    await api.create(PODS, pod_manifest("fails", node, {"name": "c", "image": "busybox", "command": ["false"]},
+                                        restartPolicy="Never"))
+    await api.create(PODS, pod_manifest(
+        "inits", node, {"name": "main", "image": "busybox", "command": ["sleep", "300"]},
+        initContainers=[{"name": "first", "image": "busybox", "command": ["true"]},
+                        {"name": "second", "image": "busybox", "command": ["sh", "-c", "sleep 0.2"]}]))
+    once = await wait_pod(api, "once", lambda p: p["status"].get("phase") == "Succeeded", what="Succeeded")
+    assert container_status(once)["state"]["terminated"]["reason"] == "Completed"
+    fails = await wait_pod(api, "fails", lambda p: p["status"].get("phase") == "Failed", what="Failed")
+    assert container_status(fails)["state"]["terminated"] == {**container_status(fails)["state"]["terminated"],
+                                                              "exitCode": 1, "reason": "Error"}
+    inits = await wait_pod(api, "inits", lambda p: p["status"].get("phase") == "Running", what="Running")
+    assert condition(inits, "Initialized") == "True"
+    assert [s["state"]["terminated"]["exitCode"] for s in inits["status"]["initContainerStatuses"]] == [0, 0]
+
+
+async def test_container_logs_endpoint(start_kubelet, api) -> None:
+    k = await start_kubelet()
+    script = "for i in 1 2 3; do echo line $i; done; sleep 300"
+    await api.create(PODS, pod_manifest("talk", k.config.node_name,
+                                        {"name": "c", "image": "busybox", "command": ["sh", "-c", script]}))
+    await wait_pod(api, "talk", lambda p: p["status"].get("phase") == "Running", what="Running")
+    async with aiohttp.ClientSession() as s:
+        async def get(path: str) -> tuple[int, str]:
+            async with s.get(k.url + path) as r:
+                return r.status, await r.text()
+
+        await wait_until(lambda: _log_has(get, "line 3"), timeout=5, what="log lines")
+        assert await get("/containerLogs/default/talk/c?tailLines=2") == (200, "line 2\nline 3\n")
+        status, text = await get("/containerLogs/default/talk/c?timestamps=true&tailLines=1")
+        assert text.endswith("Z line 3\n") and text[:4].isdigit()
+        assert (await get("/containerLogs/default/talk/nope"))[0] == 400
+        assert (await get("/containerLogs/default/nobody/c"))[0] == 404
+        status, text = await get("/containerLogs/default/talk/c?previous=true")
+        assert status == 400 and "previous terminated container" in text
+        async with s.get(k.url + "/containerLogs/default/talk/c?follow=true") as r:
+            first = await asyncio.wait_for(r.content.readline(), 5)
+            assert first == b"line 1\n"
+
+
+async def _log_has(get, needle: str) -> bool:
+    status, text = await get("/containerLogs/default/talk/c")
+    return status == 200 and needle in text
