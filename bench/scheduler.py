@@ -229,6 +229,7 @@ def _median_run(runs: list[dict]) -> dict:
 def main(quick: bool = False) -> bool:
     cases = QUICK_CASES if quick else FULL_CASES
     repeats = 1 if quick else REPEATS
+    load_before = os.getloadavg()
     results = []
     with tempfile.TemporaryDirectory(prefix="kubemu-bench-scheduler-") as tmp:
         for i, (nodes, pods) in enumerate(cases):
@@ -249,7 +250,9 @@ def main(quick: bool = False) -> bool:
     if at_1000:
         verdict = "meets" if min(at_1000) >= TARGET_PODS_PER_SECOND else "misses"
         print(f"\nbacklog at 1,000 nodes: {min(at_1000)} pods/s ({verdict} the {TARGET_PODS_PER_SECOND} pods/s target)")
-    write_results("scheduler", {"quick": quick, "repeats": repeats, "cpus": os.cpu_count(),
+    load = {"before": [round(x, 2) for x in load_before], "after": [round(x, 2) for x in os.getloadavg()]}
+    print(f"load average (1/5/15 min) before {load['before']}, after {load['after']} on {os.cpu_count()} cpus")
+    write_results("scheduler", {"quick": quick, "repeats": repeats, "cpus": os.cpu_count(), "load_average": load,
                                 "target_pods_per_s_at_1000_nodes": TARGET_PODS_PER_SECOND, "cases": results})
     return all(r["bound"] == r["pods"] for r in results)
 
