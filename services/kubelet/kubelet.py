@@ -27,12 +27,13 @@ from shared.events import EventRecorder
 from shared.informer import DeletedFinalStateUnknown, SharedInformerFactory
 from shared.logging import get_logger
 from shared.resources import CONFIGMAPS, NODES, PODS, SECRETS
+from services.kubelet import metrics
 from services.kubelet.backoff import Backoff
 from services.kubelet.config import KubeletConfig
 from services.kubelet.node import NodeManager
 from services.kubelet.pod_worker import PodWorker, is_terminal, pod_key
 from services.kubelet.probes import ProbeManager, ProbeTarget
-from services.kubelet.runtime.cri import LABEL_POD_UID, ContainerEvent, PodSandboxStatus, Runtime, SandboxState
+from services.kubelet.runtime.cri import LABEL_POD_UID, ContainerEvent, ContainerState, PodSandboxStatus, Runtime, SandboxState
 
 log = get_logger()
 HOUSEKEEPING_SECONDS = 10.0
@@ -227,12 +228,20 @@ class Kubelet:
                 return worker
         return None
 
+    def update_gauges(self) -> None:
+        node = self.config.node_name
+        ready = [sb for sb in self.runtime.list_pod_sandboxes() if sb.state is SandboxState.READY]
+        metrics.RUNNING_PODS.labels(node=node).set(len(ready))
+        running = [c for c in self.runtime.list_containers() if c.state is ContainerState.RUNNING]
+        metrics.RUNNING_CONTAINERS.labels(node=node).set(len(running))
+
     # --- housekeeping ---------------------------------------------------------------------------
 
     async def _housekeeping(self) -> None:
         while True:
             await asyncio.sleep(HOUSEKEEPING_SECONDS)
             try:
+                self.update_gauges()
                 await self.cleanup_orphans()
             except (ApiError, OSError) as exc:
                 log.warning("kubelet.housekeeping_failed", key=self.config.node_name, error=str(exc))

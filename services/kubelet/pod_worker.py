@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from shared.client import ApiError, Conflict, NotFound
 from shared.logging import get_logger
 from shared.resources import PODS
-from services.kubelet import admission, envs
+from services.kubelet import admission, envs, metrics
 from services.kubelet import status as podstatus
 from services.kubelet.probes import ProbeTarget
 from services.kubelet.runtime.cri import (
@@ -96,6 +96,8 @@ class PodWorker:
         self.terminated = False
         self.finished = False
         self.last_status: dict[str, Any] | None = None
+        self.first_seen = time.monotonic()
+        self.start_observed = False
         self._wake = asyncio.Event()
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = 0.0
@@ -132,8 +134,10 @@ class PodWorker:
         while not self.finished:
             await self._wake.wait()
             self._wake.clear()
+            started = time.monotonic()
             try:
                 self.finished = await self.sync()
+                metrics.POD_WORKER_DURATION.labels(operation="sync").observe(time.monotonic() - started)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # one pod's failure must not stop its worker for good
@@ -367,6 +371,7 @@ class PodWorker:
         log.info("container.started", key=self.key, container=name, container_id=cid[:12], attempt=attempt,
                  pid=status.pid or None)
         self.k.event(pod, NORMAL, "Started", f"Started container {name}", field_path=fp)
+        metrics.STARTED_CONTAINERS.labels(node=self.k.config.node_name).inc()
         if status.warning:
             log.warning("container.warning", key=self.key, container=name, message=status.warning)
             self.k.event(pod, WARNING, "Failed", status.warning, field_path=fp)
@@ -374,6 +379,7 @@ class PodWorker:
         self.gc_containers(name, attempt)
 
     def fail(self, pod: dict[str, Any], name: str, field_path: str, reason: str, message: str) -> None:
+        metrics.STARTED_CONTAINER_ERRORS.labels(node=self.k.config.node_name, code=reason).inc()
         self.waiting[name] = (reason, message)
         self.k.event(pod, WARNING, "Failed", f"Error: {message}", field_path=field_path)
         self.wake_after(RETRY_SECONDS if reason != "RunContainerError" else 0.05)
@@ -501,6 +507,10 @@ class PodWorker:
             return
         if (self.last_status or {}).get("phase") != status.get("phase"):
             log.info("pod.phase", key=self.key, phase=status["phase"], pod_ip=status.get("podIP"))
+            if status["phase"] == "Running" and not self.start_observed:
+                self.start_observed = True
+                metrics.POD_START_DURATION.observe(time.monotonic() - self.first_seen)
+            self.k.update_gauges()
         self.last_status = status
 
     # --- stopping -------------------------------------------------------------------------------

@@ -23,9 +23,12 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from services.kubelet import logs
+from services.kubelet import logs, streaming
 from services.kubelet.kubelet import Kubelet
-from services.kubelet.runtime.cri import ContainerState, ContainerStatus
+from services.kubelet.runtime.cri import ContainerState, ContainerStatus, CRIError
+from shared.logging import get_logger
+
+log = get_logger()
 
 KubeletsFn = Callable[[], list[Kubelet]]
 STOPPING = web.AppKey("kubelet_server_stopping", asyncio.Event)  # set on shutdown: follow streams end
@@ -99,8 +102,31 @@ def create_routes(kubelets: KubeletsFn) -> list[web.RouteDef]:
         body = {"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": items}
         return web.Response(body=orjson.dumps(body), content_type="application/json")
 
+    async def exec_(request: web.Request) -> web.StreamResponse:
+        m, q = request.match_info, request.query
+        found = find_container(kubelets(), m["namespace"], m["pod"], m["container"], False)
+        if found[0] is None:
+            return web.Response(status=found[2], text=found[1], content_type="text/plain")
+        kubelet, container = found
+        if container.state is not ContainerState.RUNNING:
+            return web.Response(status=400, text=f'container {m["container"]} is not running', content_type="text/plain")
+        cmd = q.getall("command", [])
+        ws = web.WebSocketResponse(protocols=streaming.PROTOCOLS)
+        await ws.prepare(request)
+        try:
+            session = await kubelet.runtime.exec_start(container.id, cmd, stdin=_bool(q.get("stdin")),
+                                                       tty=_bool(q.get("tty")))
+        except (CRIError, OSError) as exc:
+            message = getattr(exc, "message", None) or str(exc)
+            await streaming.send_status(ws, streaming.failure(f"failed to exec in container: {message}"))
+            return ws
+        log.info("container.exec", key=f"{m['namespace']}/{m['pod']}", container=m["container"], command=cmd)
+        await streaming.stream_exec(ws, session, cmd)
+        return ws
+
     return [web.get("/containerLogs/{namespace}/{pod}/{container}", container_logs), web.get("/pods", pods),
-            web.get("/pods/", pods)]
+            web.get("/pods/", pods), web.get("/exec/{namespace}/{pod}/{container}", exec_),
+            web.post("/exec/{namespace}/{pod}/{container}", exec_)]
 
 
 async def _follow(request: web.Request, kubelet: Kubelet, container: ContainerStatus, path, opts) -> web.StreamResponse:

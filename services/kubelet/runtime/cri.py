@@ -13,7 +13,7 @@ import enum
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 
 class ContainerState(enum.Enum):
@@ -156,6 +156,14 @@ class ContainerEvent:
 
 ContainerEventHandler = Callable[[ContainerEvent], None]
 
+
+@dataclass
+class ExecSession:
+    """A process started by `exec_start` (kubectl exec): pipes, or a pty master when `tty`."""
+
+    process: Any  # asyncio.subprocess.Process
+    pty_master: int | None = None
+
 # Labels the kubelet puts on sandboxes and containers (the real kubelet's names), so a restarted
 # kubelet can tell which pod and container each one belongs to.
 LABEL_POD_NAME = "io.kubernetes.pod.name"
@@ -209,5 +217,7 @@ class Runtime(Protocol):
     def list_containers(self, sandbox_id: str | None = None) -> list[ContainerStatus]: ...
 
     async def exec_sync(self, container_id: str, cmd: list[str], timeout: float) -> tuple[int, bytes]: ...
+
+    async def exec_start(self, container_id: str, cmd: list[str], *, stdin: bool, tty: bool) -> ExecSession: ...
 
     def log_path(self, container_id: str) -> Path | None: ...

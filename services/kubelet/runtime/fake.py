@@ -202,5 +202,8 @@ class FakeRuntime:
         self._get(container_id)
         return self.exec_results.get(tuple(cmd), (0, b""))
 
+    async def exec_start(self, container_id: str, cmd: list[str], *, stdin: bool, tty: bool):
+        raise CRIError("the fake runtime has no processes to exec in", reason="ExecError")
+
     def log_path(self, container_id: str) -> Path | None:
         return None

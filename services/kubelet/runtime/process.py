@@ -24,13 +24,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import fcntl
 import json
 import os
+import pty
 import secrets
 import shutil
 import signal
 import subprocess
 import sys
+import termios
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -48,6 +51,7 @@ from services.kubelet.runtime.cri import (
     ContainerState,
     ContainerStatus,
     CRIError,
+    ExecSession,
     ImagePullError,
     ImageRef,
     LABEL_POD_UID,
@@ -387,14 +391,38 @@ class ProcessRuntime:
         c = self.containers.get(container_id)
         return Path(c.log_path) if c else None
 
-    async def exec_sync(self, container_id: str, cmd: list[str], timeout: float) -> tuple[int, bytes]:
-        """Run `cmd` as `kubectl exec` would: the container's env, working dir and user."""
+    def _exec_argv(self, container_id: str, cmd: list[str]) -> tuple[list[str], dict]:
         c = self._get(container_id)
         if c.state is not ContainerState.RUNNING:
             raise CRIError(f"container {container_id[:12]} is not running", reason="ExecError")
         spec = _read_json(self.containers_dir / container_id / "spec.json")
         entry, _ = images.lookup(c.config.image)
-        argv = images.host_argv(entry, list(cmd), listen="")
+        return images.host_argv(entry, list(cmd), listen=""), spec
+
+    async def exec_start(self, container_id: str, cmd: list[str], *, stdin: bool, tty: bool) -> ExecSession:
+        """Start `cmd` in the container's env, working dir and user, for `kubectl exec` to stream."""
+        argv, spec = self._exec_argv(container_id, cmd)
+        ids = {"user": spec.get("user"), "group": spec.get("group")}
+        if not tty:
+            proc = await asyncio.create_subprocess_exec(
+                *argv, env=spec["env"], cwd=spec["cwd"], start_new_session=True, **ids,
+                stdin=subprocess.PIPE if stdin else subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            return ExecSession(proc)
+        master, slave = pty.openpty()
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *argv, env={"TERM": "xterm", **spec["env"]}, cwd=spec["cwd"], start_new_session=True, **ids,
+                stdin=slave, stdout=slave, stderr=slave, preexec_fn=_controlling_tty)
+        except BaseException:
+            os.close(master)
+            raise
+        finally:
+            os.close(slave)
+        return ExecSession(proc, pty_master=master)
+
+    async def exec_sync(self, container_id: str, cmd: list[str], timeout: float) -> tuple[int, bytes]:
+        """Run `cmd` as `kubectl exec` would: the container's env, working dir and user."""
+        argv, spec = self._exec_argv(container_id, cmd)
         try:
             proc = await asyncio.create_subprocess_exec(
                 *argv, env=spec["env"], cwd=spec["cwd"], stdin=subprocess.DEVNULL,
@@ -410,6 +438,11 @@ class ProcessRuntime:
             await proc.wait()
             raise
         return proc.returncode, out
+
+
+def _controlling_tty() -> None:
+    """In the exec'd child (a new session): make the pty on stdin its controlling terminal."""
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
 
 def privileged_port_problem(config: ContainerConfig) -> str:

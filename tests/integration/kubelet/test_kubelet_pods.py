@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import shutil
+import subprocess
 import urllib.request
+
+import pytest
 
 import aiohttp
 
@@ -82,6 +86,11 @@ async def test_nginx_pod_runs_and_answers_on_its_pod_ip(start_kubelet, api) -> N
                      what="events")
     await wait_until(lambda: _logs_contain(k.url, "web", "nginx", '"GET / HTTP/1.1" 200 615'), timeout=5,
                      what="the access log line")
+    async with aiohttp.ClientSession() as s:
+        async with s.get(f"{k.url}/metrics") as r:
+            metrics = await r.text()
+    assert f'kubelet_running_pods{{node="{k.config.node_name}"}} 1.0' in metrics
+    assert "kubelet_pod_start_duration_seconds_count" in metrics
 
 
 async def _logs_contain(url: str, pod: str, container: str, needle: str) -> bool:
@@ -268,3 +277,26 @@ async def test_container_logs_endpoint(start_kubelet, api) -> None:
 async def _log_has(get, needle: str) -> bool:
     status, text = await get("/containerLogs/default/talk/c")
     return status == 200 and needle in text
+
+
+def _kubectl(apiserver, *args: str, input_: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(["kubectl", "--kubeconfig", str(apiserver.kubeconfig), *args], input=input_,
+                          capture_output=True, text=True, timeout=30)
+
+
+async def test_kubectl_logs_and_exec_go_through_the_api_server_to_the_kubelet(start_kubelet, api, apiserver) -> None:
+    if shutil.which("kubectl") is None:
+        pytest.skip("no kubectl on PATH")
+    k = await start_kubelet()
+    script = "echo hello from $HOSTNAME; sleep 300"
+    await api.create(PODS, pod_manifest("shell", k.config.node_name,
+                                        {"name": "c", "image": "busybox", "command": ["sh", "-c", script],
+                                         "env": [{"name": "GREETING", "value": "hi"}]}))
+    await wait_pod(api, "shell", lambda p: p["status"].get("phase") == "Running", what="Running")
+    await wait_until(lambda: _logs_contain(k.url, "shell", "c", "hello"), timeout=5, what="log line")
+    out = await asyncio.to_thread(_kubectl, apiserver, "logs", "shell")
+    assert out.returncode == 0 and out.stdout == "hello from shell\n", out.stderr
+    out = await asyncio.to_thread(_kubectl, apiserver, "exec", "shell", "--", "sh", "-c", "echo $GREETING; exit 3")
+    assert out.stdout == "hi\n" and out.returncode == 3, out.stderr
+    out = await asyncio.to_thread(_kubectl, apiserver, "exec", "-i", "shell", "--", "cat", input_="piped\n")
+    assert out.returncode == 0 and out.stdout == "piped\n", out.stderr
