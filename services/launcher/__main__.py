@@ -1,7 +1,7 @@
 """`python -m services.launcher up|down|logs` — what `make up`, `make down` and `make logs` run.
 
 Settings come from the environment: KUBEMU_STATE_DIR (default .kubemu), KUBEMU_NODES (2),
-KUBEMU_API_PORT (6443), KUBEMU_ETCD_PORT (2379), KUBEMU_STORE (auto|etcd|embedded).
+KUBEMU_API_PORT (6443), KUBEMU_ETCD_PORT (2379), KUBEMU_ETCD_PEER_PORT (2380), KUBEMU_STORE (auto|etcd|embedded).
 """
 
 from __future__ import annotations

@@ -34,6 +34,7 @@ class Settings:
     nodes: int = 2
     api_port: int = 6443
     etcd_port: int = 2379
+    etcd_peer_port: int = 2380
     store: str = "auto"  # auto | etcd | embedded
     python: str = sys.executable
 
@@ -45,6 +46,7 @@ class Settings:
             nodes=int(env.get("KUBEMU_NODES", "2")),
             api_port=int(env.get("KUBEMU_API_PORT", "6443")),
             etcd_port=int(env.get("KUBEMU_ETCD_PORT", "2379")),
+            etcd_peer_port=int(env.get("KUBEMU_ETCD_PEER_PORT", str(int(env.get("KUBEMU_ETCD_PORT", "2379")) + 1))),
             store=env.get("KUBEMU_STORE", "auto"),
         )
 
@@ -94,7 +96,7 @@ def components(s: Settings) -> list[list[Component]]:
     )
     stages: list[list[Component]] = []
     if s.use_etcd:
-        peer = f"http://127.0.0.1:{s.etcd_port + 1}"
+        peer = f"http://127.0.0.1:{s.etcd_peer_port}"
         client = f"http://127.0.0.1:{s.etcd_port}"
         stages.append([Component("etcd", [
             "etcd", "--name", "kubemu", "--data-dir", str(s.state_dir / "etcd"),

@@ -109,6 +109,7 @@ def cluster(request, tmp_path_factory) -> Iterator[Cluster]:
         "KUBEMU_STORE": store,
         "KUBEMU_API_PORT": str(api_port),
         "KUBEMU_ETCD_PORT": str(free_port()),
+        "KUBEMU_ETCD_PEER_PORT": str(free_port()),
         "KUBEMU_NODES": "2",
         # what a user would wait minutes for, shortened:
         "KUBEMU_NODE_MONITOR_GRACE_PERIOD": "6",
