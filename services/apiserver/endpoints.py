@@ -509,6 +509,10 @@ async def _exec(request: web.Request, api: Api, info: RequestInfo) -> web.Stream
     protocols = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]
     try:
         upstream = await request.app[KUBELET_SESSION].ws_connect(url, params=query, protocols=protocols)
+    except aiohttp.WSServerHandshakeError as exc:  # the kubelet refused: pass its answer on
+        if exc.status == 404:
+            raise errors.ApiStatusError(404, "NotFound", exc.message or "not found") from exc
+        raise errors.bad_request(exc.message or f"the kubelet answered {exc.status}") from exc
     except (aiohttp.ClientError, OSError) as exc:
         raise errors.unavailable(f"error dialing backend: {exc}") from exc
     client = web.WebSocketResponse(protocols=[upstream.protocol] if upstream.protocol else ())
