@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import time
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ from shared.client import ApiClient, ApiError, NotFound
 from shared.events import EventRecorder
 from shared.informer import DeletedFinalStateUnknown, SharedInformerFactory
 from shared.logging import get_logger
-from shared.resources import CONFIGMAPS, NODES, PODS, SECRETS
+from shared.resources import CONFIGMAPS, NODES, PODS, SECRETS, SERVICES
 from services.kubelet import metrics
 from services.kubelet.backoff import Backoff
 from services.kubelet.config import KubeletConfig
@@ -37,6 +38,7 @@ from services.kubelet.runtime.cri import LABEL_POD_UID, ContainerEvent, Containe
 
 log = get_logger()
 HOUSEKEEPING_SECONDS = 10.0
+SERVICE_ENV_TTL = 30.0
 
 
 class Kubelet:
@@ -60,6 +62,8 @@ class Kubelet:
         self.pod_cidr = ""
         self.ready = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
+        self._service_env: dict[str, str] = {}
+        self._service_env_at = -SERVICE_ENV_TTL
 
     @property
     def node_ip(self) -> str:
@@ -206,6 +210,30 @@ class Kubelet:
             data = {k: base64.b64decode(v).decode(errors="replace") for k, v in data.items()}
             data.update(obj.get("stringData") or {})
         return data
+
+    async def service_env(self) -> dict[str, str]:
+        """The `kubernetes` Service's variables every container gets (KUBERNETES_SERVICE_HOST...)."""
+        now = time.monotonic()
+        if now - self._service_env_at < SERVICE_ENV_TTL:
+            return self._service_env
+        self._service_env_at = now
+        try:
+            svc = await self.client.get(SERVICES, "kubernetes", "default")
+        except ApiError:
+            return self._service_env
+        ip = svc["spec"].get("clusterIP", "")
+        port = next((p for p in svc["spec"].get("ports") or [] if p.get("name") == "https"),
+                    (svc["spec"].get("ports") or [{}])[0])
+        if ip and ip != "None" and port.get("port"):
+            number, proto = port["port"], port.get("protocol", "TCP")
+            base = f"KUBERNETES_PORT_{number}_{proto}"
+            self._service_env = {
+                "KUBERNETES_SERVICE_HOST": ip, "KUBERNETES_SERVICE_PORT": str(number),
+                "KUBERNETES_SERVICE_PORT_HTTPS": str(number), "KUBERNETES_PORT": f"{proto.lower()}://{ip}:{number}",
+                base: f"{proto.lower()}://{ip}:{number}", f"{base}_PROTO": proto.lower(),
+                f"{base}_PORT": str(number), f"{base}_ADDR": ip,
+            }
+        return self._service_env
 
     def event(self, pod: dict[str, Any], type_: str, reason: str, message: str, *, field_path: str = "") -> None:
         meta = pod["metadata"]

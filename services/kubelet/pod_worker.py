@@ -22,8 +22,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import time
 from typing import TYPE_CHECKING, Any
+
+import orjson
 
 from shared.client import ApiError, Conflict, NotFound
 from shared.logging import get_logger
@@ -54,6 +57,11 @@ if TYPE_CHECKING:
 
 log = get_logger()
 RETRY_SECONDS = 2.0
+POST_START_TIMEOUT = 30.0
+LABEL_CONTAINER_HASH = "io.kubernetes.container.hash"
+# Fields whose change does not need a new container (probes and resources are read live).
+_UNHASHED = ("livenessProbe", "readinessProbe", "startupProbe", "resources", "lifecycle",
+             "terminationMessagePath", "terminationMessagePolicy")
 NORMAL, WARNING = "Normal", "Warning"
 
 
@@ -287,9 +295,11 @@ class PodWorker:
         elif latest.state is ContainerState.RUNNING:
             if latest.id in self.restart_on_exit:
                 return  # being killed; it restarts once it has exited
+            if latest.labels.get(LABEL_CONTAINER_HASH, spec_hash(spec)) != spec_hash(spec):
+                return await self.kill_for_restart(pod, spec, latest, "definition changed")
             self.k.probes.add(self.probe_target(spec, latest))
             if self.k.probes.liveness_failed(latest.id):
-                await self.kill_for_restart(pod, spec, latest)
+                await self.kill_for_restart(pod, spec, latest, "failed liveness probe")
         elif latest.state is ContainerState.CREATED:
             await self.start_created(pod, spec, latest)
         elif latest.state is ContainerState.EXITED:
@@ -326,15 +336,37 @@ class PodWorker:
         self.restart_on_exit.discard(latest.id)
         await self.start_container(pod, spec, attempt=latest.metadata.attempt + 1, init=init)
 
-    async def kill_for_restart(self, pod: dict[str, Any], spec: dict[str, Any], latest: ContainerStatus) -> None:
-        message = f"Container {spec['name']} failed liveness probe, will be restarted"
-        log.info("container.killing", key=self.key, container=spec["name"], reason="liveness probe failed")
+    async def kill_for_restart(self, pod: dict[str, Any], spec: dict[str, Any], latest: ContainerStatus,
+                               why: str) -> None:
+        message = f"Container {spec['name']} {why}, will be restarted"
+        log.info("container.killing", key=self.key, container=spec["name"], reason=why)
         self.k.event(pod, NORMAL, "Killing", message, field_path=_field_path(spec, False))
         self.restart_on_exit.add(latest.id)
         self.k.probes.remove(latest.id)
         grace = pod["spec"].get("terminationGracePeriodSeconds", 30)
-        await self.k.runtime.stop_container(latest.id, max(float(grace), self.k.config.minimum_grace_period))
+        await self.stop_with_hooks(pod, spec, latest, max(float(grace), self.k.config.minimum_grace_period))
         self.wake_after(0)
+
+    async def stop_with_hooks(self, pod: dict[str, Any] | None, spec: dict[str, Any] | None, c: ContainerStatus,
+                              grace: float) -> None:
+        """The preStop hook (its time counts against the grace period), then the stop signal and SIGKILL."""
+        handler = ((spec or {}).get("lifecycle") or {}).get("preStop")
+        started = time.monotonic()
+        if handler and pod is not None:
+            ok, message = await self.run_hook(handler, spec, c, grace)
+            if not ok:
+                log.info("container.prestop_failed", key=self.key, container=c.metadata.name, message=message[:200])
+                self.k.event(pod, WARNING, "FailedPreStopHook", f"PreStopHook failed: {message}".strip(),
+                             field_path=_field_path(spec, False))
+        left = max(grace - (time.monotonic() - started), self.k.config.minimum_grace_period)
+        await self.k.runtime.stop_container(c.id, left)
+
+    async def run_hook(self, handler: dict[str, Any], spec: dict[str, Any], c: ContainerStatus,
+                       timeout: float) -> tuple[bool, str]:
+        if "sleep" in handler:
+            await asyncio.sleep(min(float(handler["sleep"].get("seconds", 0)), timeout))
+            return True, ""
+        return await self.k.probes.probe({**handler, "timeoutSeconds": timeout}, self.probe_target(spec, c))
 
     # --- starting one container -----------------------------------------------------------------
 
@@ -344,7 +376,8 @@ class PodWorker:
             return
         try:
             env = await envs.container_env(pod, spec, pod_ip=self.pod_ip, host_ip=self.k.node_ip,
-                                           lookup=self.k.lookup_config, allocatable=self.k.allocatable())
+                                           lookup=self.k.lookup_config, allocatable=self.k.allocatable(),
+                                           service_env=await self.k.service_env())
         except envs.ConfigError as exc:
             return self.fail(pod, name, fp, "CreateContainerConfigError", str(exc))
         command, args = envs.command_line(spec, env)
@@ -372,6 +405,14 @@ class PodWorker:
                  pid=status.pid or None)
         self.k.event(pod, NORMAL, "Started", f"Started container {name}", field_path=fp)
         metrics.STARTED_CONTAINERS.labels(node=self.k.config.node_name).inc()
+        post_start = (spec.get("lifecycle") or {}).get("postStart")
+        if post_start:
+            ok, message = await self.run_hook(post_start, spec, status, POST_START_TIMEOUT)
+            if not ok:
+                log.info("container.poststart_failed", key=self.key, container=name, message=message[:200])
+                self.k.event(pod, WARNING, "FailedPostStartHook", f"PostStartHook failed: {message}".strip(),
+                             field_path=fp)
+                return await self.kill_for_restart(pod, spec, status, "failed post-start hook")
         if status.warning:
             log.warning("container.warning", key=self.key, container=name, message=status.warning)
             self.k.event(pod, WARNING, "Failed", status.warning, field_path=fp)
@@ -445,7 +486,7 @@ class PodWorker:
             log_path=f"{spec['name']}/{attempt}.log", ports=ports,
             run_as_user=sc.get("runAsUser"), run_as_group=sc.get("runAsGroup"),
             labels={LABEL_POD_UID: self.uid, LABEL_POD_NAME: self.name, LABEL_POD_NAMESPACE: self.namespace,
-                    LABEL_CONTAINER_NAME: spec["name"]},
+                    LABEL_CONTAINER_NAME: spec["name"], LABEL_CONTAINER_HASH: spec_hash(spec)},
         )
 
     def probe_target(self, spec: dict[str, Any], c: ContainerStatus) -> ProbeTarget:
@@ -535,7 +576,9 @@ class PodWorker:
             spec_names = [s["name"] for s in pod["spec"].get("containers", [])]
             self.k.event(pod, NORMAL, "Killing", f"Stopping container {name}",
                          field_path=f"spec.{'containers' if name in spec_names else 'initContainers'}{{{name}}}")
-        await self.k.runtime.stop_container(c.id, grace)
+        specs = (pod or {}).get("spec", {}).get("containers", []) + ((pod or {}).get("spec", {}).get("initContainers") or [])
+        spec = next((s for s in specs if s["name"] == name), None)
+        await self.stop_with_hooks(pod, spec, c, grace)
         status = self.k.runtime.container_status(c.id)
         log.info("container.exited", key=self.key, container=name, exit_code=status.exit_code, reason=status.reason)
 
@@ -558,6 +601,12 @@ class PodWorker:
                 await self.k.runtime.remove_pod_sandbox(sb.id)
         self.k.crash_backoff.forget(f"{self.uid}/")
         self.k.image_backoff.forget(f"{self.uid}_")
+
+
+def spec_hash(spec: dict[str, Any]) -> str:
+    """What identifies a container's definition: a change means a new container, as the kubelet's hash."""
+    kept = {k: v for k, v in spec.items() if k not in _UNHASHED}
+    return hashlib.sha256(orjson.dumps(kept, option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]
 
 
 def _field_path(spec: dict[str, Any], init: bool) -> str:

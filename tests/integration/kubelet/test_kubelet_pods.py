@@ -300,3 +300,27 @@ async def test_kubectl_logs_and_exec_go_through_the_api_server_to_the_kubelet(st
     assert out.stdout == "hi\n" and out.returncode == 3, out.stderr
     out = await asyncio.to_thread(_kubectl, apiserver, "exec", "-i", "shell", "--", "cat", input_="piped\n")
     assert out.returncode == 0 and out.stdout == "piped\n", out.stderr
+
+
+async def test_hooks_service_env_and_a_changed_image_restart_the_container(start_kubelet, api, tmp_path) -> None:
+    k = await start_kubelet()
+    marks = tmp_path / "marks"
+    lifecycle = {"postStart": {"exec": {"command": ["sh", "-c", f"echo post-start >> {marks}"]}},
+                 "preStop": {"exec": {"command": ["sh", "-c", f"echo pre-stop >> {marks}"]}}}
+    await api.create(PODS, pod_manifest("hooks", k.config.node_name,
+                                        {"name": "c", "image": "busybox:1.36", "lifecycle": lifecycle,
+                                         "command": ["sh", "-c", "env; sleep 300"]}))
+    pod = await wait_pod(api, "hooks", lambda p: p["status"].get("phase") == "Running", what="Running")
+    first_id = container_status(pod)["containerID"]
+    await wait_until(lambda: _logs_contain(k.url, "hooks", "c", "KUBERNETES_SERVICE_HOST="), timeout=5,
+                     what="service env in the container")
+    assert marks.read_text() == "post-start\n"
+    await api.patch(PODS, "hooks", {"spec": {"containers": [{"name": "c", "image": "busybox:1.37"}]}}, "default",
+                    patch_type="strategic")
+    pod = await wait_pod(api, "hooks", lambda p: container_status(p).get("containerID") not in (None, first_id)
+                         and "running" in container_status(p).get("state", {}), what="a new container")
+    assert container_status(pod)["image"] == "docker.io/library/busybox:1.37"
+    assert container_status(pod)["restartCount"] == 1
+    assert marks.read_text() == "post-start\npre-stop\npost-start\n"
+    events = await events_for(api, "hooks")
+    assert any(r == "Killing" and "definition changed" in m for r, _, m in events)
