@@ -57,7 +57,8 @@ def apiserver(etcd_url: str) -> Iterator[tuple[str, str, str]]:
         proc = subprocess.Popen(
             [sys.executable, "-m", "services.apiserver", "--etcd-servers", etcd_url, "--etcd-prefix",
              f"/bench-api-{uuid.uuid4().hex[:8]}", "--port", str(port), "--cert-dir", str(cert_dir),
-             "--token-auth-file", f"{tmp}/tokens.csv", "--log-level", "warning", "--log-format", "json"],
+             "--token-auth-file", f"{tmp}/tokens.csv", "--log-level", "warning", "--log-format", "json",
+             "--etcd-compaction-interval", "0"],
             cwd=REPO, stdout=subprocess.DEVNULL, stderr=open(f"{tmp}/apiserver.log", "wb"))
         try:
             yield f"https://127.0.0.1:{port}", token, str(ca_file)

@@ -54,6 +54,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--min-request-timeout", type=float,
                    default=float(env_default("KUBEMU_MIN_REQUEST_TIMEOUT", "1800")),
                    help="a watch without timeoutSeconds lasts this to twice this long (env KUBEMU_MIN_REQUEST_TIMEOUT)")
+    p.add_argument("--etcd-compaction-interval", type=float,
+                   default=float(env_default("KUBEMU_ETCD_COMPACTION_INTERVAL", "300")),
+                   help="seconds between compactions of the store's history, 0 for none "
+                        "(env KUBEMU_ETCD_COMPACTION_INTERVAL)")
     p.add_argument("--kubelet-scheme", choices=["http", "https"],
                    default=env_default("KUBEMU_KUBELET_SCHEME", "http"),
                    help="how to reach kubelets for logs and exec (env KUBEMU_KUBELET_SCHEME)")
@@ -73,7 +77,7 @@ def config_from_args(args: argparse.Namespace) -> ApiServerConfig:
         service_cluster_ip_range=args.service_cluster_ip_range,
         service_node_port_range=args.service_node_port_range, watch_cache_size=args.watch_cache_size,
         min_request_timeout=args.min_request_timeout, kubelet_scheme=args.kubelet_scheme,
-        bookmark_interval=args.watch_bookmark_interval,
+        bookmark_interval=args.watch_bookmark_interval, compaction_interval=args.etcd_compaction_interval,
     )
 
 

@@ -214,14 +214,18 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     app[endpoints.KUBELET_SESSION] = session
     for cache in caches.values():
         cache.start()
-    monitor = asyncio.create_task(_store_monitor(app, api), name="store-monitor")
+    tasks = [asyncio.create_task(_store_monitor(app, api), name="store-monitor")]
+    if app[CONFIG].compaction_interval > 0:
+        tasks.append(asyncio.create_task(_compactor(app[BACKEND], app[CONFIG].compaction_interval),
+                                         name="compactor"))
     try:
         await _bootstrap(app, api)
         yield
     finally:
-        monitor.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await monitor
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         for cache in caches.values():
             await cache.stop()
         await session.close()
@@ -247,6 +251,24 @@ async def _store_monitor(app: web.Application, api: Api, interval: float = 1.0) 
             if not ok:
                 await _end_watches(app)
         await asyncio.sleep(interval)
+
+
+async def _compactor(backend: Any, interval: float) -> None:
+    """Compact the store to the revision seen one interval ago, as kube-apiserver does, so history
+    (and the store) stays bounded while recent watches and continue tokens stay valid."""
+    previous = 0
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            current = await backend.current_revision()
+            if previous:
+                await backend.compact(previous)
+                log.info("storage.compacted", revision=previous)
+            previous = current
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the store may be down or already compacted further: try next time
+            log.warning("storage.compaction_failed", revision=previous, error=str(exc))
 
 
 async def _end_watches(app: web.Application) -> None:

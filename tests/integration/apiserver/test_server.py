@@ -155,3 +155,21 @@ def test_store_down_answers_503_then_recovers(apiserver_process, private_etcd) -
         assert sorted(p["metadata"]["name"] for p in listed["items"]) == ["after", "before"]
     finally:
         watcher.kill()
+
+
+@pytest.mark.etcd
+def test_history_is_compacted_every_interval(apiserver_process, private_etcd) -> None:
+    proc = apiserver_process(etcd_servers=private_etcd.endpoint, extra_args=["--etcd-compaction-interval", "0.5"])
+    h = proc.handle
+    _, created = _post(h, PODS, pod("a"))
+    old_rv = created["metadata"]["resourceVersion"]
+    _post(h, PODS, pod("b"))
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        code, body = _get(h, f"{PODS}?resourceVersion={old_rv}&resourceVersionMatch=Exact")
+        if code == 410:
+            break
+        time.sleep(0.2)
+    assert code == 410 and body["reason"] == "Expired"
+    code, listed = _get(h, PODS)
+    assert code == 200 and len(listed["items"]) == 2
