@@ -106,9 +106,10 @@ class NodeManager:
             wanted.append(("Ready", "False", "KubeletNotReady",
                            "container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady "
                            "message:Network plugin returns error: no pod CIDR assigned to the node"))
+        current = {c["type"]: c for c in ((self.node or {}).get("status") or {}).get("conditions") or []}
         out = []
         for ctype, status, reason, message in wanted:
-            old = self._conditions.get(ctype)
+            old = current.get(ctype) or self._conditions.get(ctype)
             since = old["lastTransitionTime"] if old and old["status"] == status else now
             cond = {"type": ctype, "status": status, "lastHeartbeatTime": now, "lastTransitionTime": since,
                     "reason": reason, "message": message}
@@ -193,10 +194,15 @@ class NodeManager:
                 log.warning("node.status_failed", key=self.name, error=str(exc))
 
     async def report_status(self, *, force: bool = False) -> None:
+        """Send the status if it differs from the Node's (as the API has it) or a report is due.
+
+        Compared with the Node from the API, not with what was last sent: when the node lifecycle
+        controller has marked the node Unknown, the next pass puts the kubelet's view back."""
         status = self.status()
         plain = _without_heartbeats(status)
         due = time.monotonic() - self._last_report_at >= self.config.node_status_report_frequency
-        if not force and not due and plain == self._last_reported:
+        in_api = _essence((self.node or {}).get("status") or {}) if self.node else None
+        if not force and not due and plain == self._last_reported and _essence(status) == in_api:
             return
         self.node = await self.k.client.patch(NODES, self.name, {"status": status}, subresource="status")
         if plain != self._last_reported:
@@ -243,6 +249,15 @@ class NodeManager:
 def _without_heartbeats(status: dict[str, Any]) -> dict[str, Any]:
     out = dict(status)
     out["conditions"] = [{k: v for k, v in c.items() if k != "lastHeartbeatTime"} for c in status["conditions"]]
+    return out
+
+
+def _essence(status: dict[str, Any]) -> dict[str, Any]:
+    """What the kubelet owns in a node status, without timestamps."""
+    keys = ("capacity", "allocatable", "addresses", "daemonEndpoints", "nodeInfo")
+    out = {k: status.get(k) for k in keys}
+    out["conditions"] = sorted((c.get("type"), c.get("status"), c.get("reason"), c.get("message"))
+                               for c in status.get("conditions") or [])
     return out
 
 

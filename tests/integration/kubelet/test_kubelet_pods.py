@@ -324,3 +324,17 @@ async def test_hooks_service_env_and_a_changed_image_restart_the_container(start
     assert marks.read_text() == "post-start\npre-stop\npost-start\n"
     events = await events_for(api, "hooks")
     assert any(r == "Killing" and "definition changed" in m for r, _, m in events)
+
+
+async def test_kubelet_puts_ready_back_after_the_node_was_marked_unknown(start_kubelet, api) -> None:
+    k = await start_kubelet()
+    node = await api.get(NODES, k.config.node_name)
+    for c in node["status"]["conditions"]:
+        c.update(status="Unknown", reason="NodeStatusUnknown", message="Kubelet stopped posting node status.")
+    await api.update(NODES, node, subresource="status")
+    await wait_until(lambda: _node_ready(api, k.config.node_name), timeout=5, what="Ready True again")
+
+
+async def _node_ready(api, name: str) -> bool:
+    node = await api.get(NODES, name)
+    return condition({"status": node["status"]}, "Ready") == "True"
