@@ -25,7 +25,7 @@ from services.proxy.config import ProxyConfig, node_port_ips
 from services.proxy.iptables import RulesConfig, RulesFile, render
 from services.proxy.metrics import ProxyMetrics
 from services.proxy.proxier import Proxier, SyncResult
-from services.proxy.servicemap import CHANGE_TRIGGER_ANNOTATION, ServicePortName, slice_service
+from services.proxy.servicemap import CHANGE_TRIGGER_ANNOTATION, slice_service
 
 log = get_logger()
 
@@ -165,9 +165,6 @@ class ProxyServer:
         body = {"lastUpdated": _iso(self.last_updated) if self.last_updated else "",
                 "currentTime": _iso(now), "nodeEligible": True}
         return healthy, body
-
-    def endpoints_of(self, name: ServicePortName) -> list[str]:
-        return [str(e) for e in self.proxier.endpoints.get(name, [])]
 
     def close(self) -> None:
         self.proxier.close()

@@ -56,6 +56,16 @@ class Backend:
             await self.server.wait_closed()
 
 
+async def eventually(check, timeout: float = 5.0) -> bool:
+    """Poll the plain predicate `check()` until true; False if `timeout` passes first."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not check():
+        if asyncio.get_running_loop().time() > deadline:
+            return False
+        await asyncio.sleep(0.01)
+    return True
+
+
 def _content_length(head: bytes) -> int:
     for line in head.split(b"\r\n"):
         if line.lower().startswith(b"content-length:"):
@@ -122,5 +132,5 @@ def slices_for(service_name: str, backends: list[Backend], **kw) -> list[dict]:
     return [endpoint_slice(service_name, [b], suffix=f"s{i}", **kw) for i, b in enumerate(backends)]
 
 
-__all__ = ["Backend", "endpoint_slice", "free_port", "http_get", "random_ip", "read_response", "service",
+__all__ = ["Backend", "endpoint_slice", "eventually", "free_port", "http_get", "random_ip", "read_response", "service",
            "slices_for"]

@@ -10,8 +10,8 @@ from collections import Counter
 import pytest
 
 from services.proxy.proxier import Proxier
-from tests.unit.proxy.helpers import (Backend, endpoint_slice, free_port, http_get, random_ip, read_response,
-                                      service, slices_for)
+from tests.unit.proxy.helpers import (Backend, endpoint_slice, eventually, free_port, http_get, random_ip,
+                                      read_response, service, slices_for)
 
 
 @pytest.fixture
@@ -28,15 +28,6 @@ async def proxier():
     p = Proxier(node_addresses=[node_ip])
     yield p
     p.close()
-
-
-async def eventually(check, timeout: float = 5.0) -> bool:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not check():
-        if asyncio.get_running_loop().time() > deadline:
-            return False
-        await asyncio.sleep(0.01)
-    return True
 
 
 async def _refused(host: str, port: int) -> bool:

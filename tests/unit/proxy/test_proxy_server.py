@@ -10,8 +10,7 @@ from prometheus_client import generate_latest
 
 from services.proxy.config import ProxyConfig, node_port_ips, parse_duration
 from services.proxy.server import ProxyServer
-from tests.unit.proxy.helpers import Backend, free_port, http_get, random_ip, service, slices_for
-from tests.unit.proxy.test_proxy_proxier import eventually
+from tests.unit.proxy.helpers import Backend, eventually, free_port, http_get, random_ip, service, slices_for
 
 
 @pytest.fixture
