@@ -20,7 +20,11 @@ from typing import Any
 
 from aiohttp import web
 
+from shared.events import EventRecorder
+from shared.informer import SharedInformerFactory
+from shared.leaderelection import LeaderElectionConfig, LeaderElector, default_identity
 from shared.logging import get_logger
+from shared.resources import NODES, PODS
 from shared.service import add_health_routes, background
 from services.scheduler.algorithm import Algorithm
 from services.scheduler.cache import SchedulerCache
@@ -69,8 +73,6 @@ def build_scheduler(config: SchedulerConfig, *, client: Any = None, recorder: An
 
 
 def create_app(config: SchedulerConfig, *, client: Any) -> web.Application:
-    from shared.events import EventRecorder
-
     app = web.Application()
     metrics = SchedulerMetrics()
     recorder = EventRecorder(client, component=config.scheduler_name)
@@ -92,9 +94,6 @@ def create_app(config: SchedulerConfig, *, client: Any) -> web.Application:
 
 
 async def _run(state: SchedulerState, client: Any) -> None:
-    from shared.informer import SharedInformerFactory
-    from shared.resources import NODES, PODS
-
     factory = SharedInformerFactory(client)
     pods, nodes = factory.informer(PODS), factory.informer(NODES)
     h = state.handlers
@@ -128,8 +127,6 @@ async def _schedule(state: SchedulerState, client: Any) -> None:
     if not config.leader_elect:
         await _lead(state)
         return
-    from shared.leaderelection import LeaderElectionConfig, LeaderElector, default_identity
-
     lease = f"{config.leader_elect_resource_namespace}/{config.leader_elect_resource_name}"
     elector = LeaderElector(client, LeaderElectionConfig(
         lease_name=config.leader_elect_resource_name, namespace=config.leader_elect_resource_namespace,

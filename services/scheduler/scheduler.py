@@ -24,6 +24,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from shared.logging import get_logger
+from shared.resources import PODS
 from services.scheduler import metrics as m
 from services.scheduler.algorithm import Algorithm, NoNodesAvailable, ScheduleResult, SchedulingError
 from services.scheduler.cache import CacheError, SchedulerCache
@@ -195,8 +196,6 @@ class Scheduler:
             self._spawn(self._patch_condition(pod, new))
 
     async def _patch_condition(self, pod: dict, condition: dict) -> None:
-        from shared.resources import PODS
-
         meta = pod.get("metadata") or {}
         patch = {"status": {"conditions": [condition]}}
         try:

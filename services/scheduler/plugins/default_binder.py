@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from shared.resources import PODS
 from services.scheduler.framework import BindPlugin, CycleState, PodInfo, Status
 
 
@@ -24,8 +25,6 @@ class DefaultBinder(BindPlugin):
         self._client = client
 
     async def bind(self, state: CycleState, pod: PodInfo, node_name: str) -> Status | None:
-        from shared.resources import PODS  # imported here so pure plugin tests need no client package
-
         body = binding_for(pod.pod, node_name)
         try:
             await self._client.create(PODS, body, namespace=body["metadata"]["namespace"], subresource="binding")

@@ -6,15 +6,15 @@ import asyncio
 import urllib.request
 from collections import Counter
 
-import pytest
-from tests.integration.scheduler.scheduler_helpers import SchedulerProcess, eventually, events_for, node, pod, pods_by_name
-
-for _module, _name in (("shared.informer", "SharedInformerFactory"), ("shared.leaderelection", "LeaderElector"),
-                      ("shared.events", "EventRecorder")):
-    if not hasattr(pytest.importorskip(_module, reason=f"{_module} is not written yet"), _name):
-        pytest.skip(f"{_module}.{_name} is not written yet", allow_module_level=True)
-
-from shared.resources import LEASES, NODES, PODS  # noqa: E402
+from shared.resources import LEASES, NODES, PODS
+from tests.integration.scheduler.scheduler_helpers import (
+    SchedulerProcess,
+    eventually,
+    events_for,
+    node,
+    pod,
+    pods_by_name,
+)
 
 CONTROL_PLANE_TAINT = {"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}
 
