@@ -99,6 +99,10 @@ class PreScorePlugin(Plugin):
 
 
 class ScorePlugin(Plugin):
+    # When NormalizeScore is exactly helper.DefaultNormalizeScore, say so (False: as is, True: reversed)
+    # and the framework applies it to plain integers, without building a NodeScore per node.
+    default_normalize_reverse: bool | None = None
+
     def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> tuple[int, Status | None]:
         raise NotImplementedError
 
@@ -121,6 +125,16 @@ class ScorePlugin(Plugin):
 class BindPlugin(Plugin):
     async def bind(self, state: CycleState, pod: PodInfo, node_name: str) -> Status | None:
         raise NotImplementedError
+
+
+def default_normalize_values(max_priority: int, reverse: bool, scores: list[int]) -> list[int]:
+    """`default_normalize_score` on plain integers (same arithmetic)."""
+    max_count = max(scores, default=0)
+    if max_count == 0:
+        return [max_priority] * len(scores) if reverse else list(scores)
+    if reverse:
+        return [max_priority - max_priority * s // max_count for s in scores]
+    return [max_priority * s // max_count for s in scores]
 
 
 def default_normalize_score(max_priority: int, reverse: bool, scores: list[NodeScore]) -> None:

@@ -31,6 +31,7 @@ from services.scheduler.framework.interface import (
     PreScorePlugin,
     ScoreError,
     ScorePlugin,
+    default_normalize_values,
 )
 from services.scheduler.framework.status import Code, Status
 from services.scheduler.framework.types import ClusterEvent, NodeInfo, PodInfo
@@ -144,7 +145,9 @@ class Framework:
             scores = plugin.score_nodes(state, pod, nodes)
         except ScoreError as err:
             return [], _as_error(f"running Score plugin {plugin.name!r}", err.status, plugin.name)
-        if type(plugin).normalize_score is not ScorePlugin.normalize_score:
+        if plugin.default_normalize_reverse is not None:
+            scores = default_normalize_values(MAX_NODE_SCORE, plugin.default_normalize_reverse, scores)
+        elif type(plugin).normalize_score is not ScorePlugin.normalize_score:
             node_scores = [NodeScore(node.name, value) for node, value in zip(nodes, scores)]
             status = plugin.normalize_score(state, pod, node_scores)
             if status is not None and not status.is_success():

@@ -67,6 +67,7 @@ def _pinned_names(terms: list[dict]) -> set[str] | None:
 
 class NodeAffinity(PreFilterPlugin, FilterPlugin, PreScorePlugin, ScorePlugin):
     name = "NodeAffinity"
+    default_normalize_reverse = False  # normalize_score below, applied by the framework on integers
 
     def events_to_register(self) -> list[ClusterEvent]:
         return [ClusterEvent("Node", ActionType.ADD | ActionType.UPDATE_NODE_LABEL)]

@@ -31,6 +31,7 @@ PRE_SCORE_STATE_KEY = "PreScoreTaintToleration"
 
 class TaintToleration(FilterPlugin, PreScorePlugin, ScorePlugin):
     name = "TaintToleration"
+    default_normalize_reverse = True  # normalize_score below, applied by the framework on integers
 
     def events_to_register(self) -> list[ClusterEvent]:
         return [ClusterEvent("Node", ActionType.ADD | ActionType.UPDATE_NODE_TAINT)]

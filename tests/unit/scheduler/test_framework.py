@@ -204,3 +204,26 @@ def test_fit_error_appends_post_filter_message():
                          post_filter_msg="preemption: 0/1 nodes are available: 1 No preemption victims found.")
     assert message == ("0/1 nodes are available: 1 Insufficient cpu. "
                        "preemption: 0/1 nodes are available: 1 No preemption victims found.")
+
+
+@pytest.mark.parametrize("raw", [[0, 0, 0], [1, 2, 4], [7], [], [3, 0, 3, 9]])
+@pytest.mark.parametrize("reverse", [False, True])
+def test_default_normalize_on_integers_matches_node_scores(raw, reverse):
+    from services.scheduler.framework import default_normalize_values
+
+    scores = [NodeScore(str(i), s) for i, s in enumerate(raw)]
+    default_normalize_score(100, reverse, scores)
+    assert default_normalize_values(100, reverse, raw) == [s.score for s in scores]
+
+
+def test_plugins_declaring_default_normalize_really_use_it():
+    from services.scheduler.plugins import default_plugins
+
+    for plugin in default_plugins():
+        if getattr(plugin, "default_normalize_reverse", None) is None:
+            continue
+        scores = [NodeScore("a", 1), NodeScore("b", 3)]
+        plugin.normalize_score(CycleState(), POD, scores)
+        expected = [NodeScore("a", 1), NodeScore("b", 3)]
+        default_normalize_score(100, plugin.default_normalize_reverse, expected)
+        assert [s.score for s in scores] == [s.score for s in expected], plugin.name
