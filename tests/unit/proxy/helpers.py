@@ -18,16 +18,16 @@ def random_ip(prefix: str = "127.96") -> str:
 class Backend:
     """An HTTP/1.1 server (keep-alive) that answers every request with its own name."""
 
-    def __init__(self, name: str, ip: str | None = None) -> None:
+    def __init__(self, name: str, ip: str | None = None, port: int = 0) -> None:
         self.name = name
         self.ip = ip or random_ip("127.244")
-        self.port = 0
+        self.port = port
         self.requests = 0
         self.server: asyncio.base_events.Server | None = None
         self.writers: set[asyncio.StreamWriter] = set()
 
     async def start(self) -> Backend:
-        self.server = await asyncio.start_server(self._serve, self.ip, 0)
+        self.server = await asyncio.start_server(self._serve, self.ip, self.port)
         self.port = self.server.sockets[0].getsockname()[1]
         return self
 
