@@ -19,7 +19,7 @@ from shared.resources import NODES, PODS, SERVICES
 from tests.conftest import free_port
 from tests.fixtures.apiserver import REPO
 from tests.integration.proxy.conftest import eventually, refused
-from tests.unit.proxy.helpers import Backend, http_get, random_ip
+from tests.unit.proxy.helpers import Backend, http_get
 
 
 @pytest.fixture
