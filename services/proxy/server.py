@@ -142,15 +142,15 @@ class ProxyServer:
     def _observe_programming_latency(self, slices: list[dict]) -> None:
         """kubeproxy_network_programming_duration_seconds: from a slice's last-change-trigger-time to now."""
         now = time.time()
+        seen, self._trigger_seen = self._trigger_seen, {}  # forget slices that are gone
         for s in slices:
             value = ((s.get("metadata") or {}).get("annotations") or {}).get(CHANGE_TRIGGER_ANNOTATION)
-            owner = slice_service(s)
-            if not value or owner is None:
+            if not value or slice_service(s) is None:
                 continue
             key = f"{s['metadata'].get('namespace')}/{s['metadata'].get('name')}"
-            if self._trigger_seen.get(key) == value:
-                continue
             self._trigger_seen[key] = value
+            if seen.get(key) == value:
+                continue
             ts = _parse_time(value)
             if ts is not None and ts >= self._started:  # kube-proxy ignores changes before it started
                 self.metrics.programming.observe(max(0.0, now - ts))
