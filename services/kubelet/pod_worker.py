@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import time
 from typing import TYPE_CHECKING, Any
@@ -31,7 +32,7 @@ import orjson
 from shared.client import ApiError, Conflict, NotFound
 from shared.logging import get_logger
 from shared.resources import PODS
-from services.kubelet import admission, envs, metrics
+from services.kubelet import admission, envs, logs, metrics
 from services.kubelet import status as podstatus
 from services.kubelet.probes import ProbeTarget
 from services.kubelet.runtime.cri import (
@@ -507,14 +508,23 @@ class PodWorker:
                 [make(s) for s in pod["spec"].get("containers", [])])
 
     def view(self, spec: dict[str, Any], history: list[ContainerStatus]) -> ContainerView:
-        cur = history[-1] if history else None
-        prev = history[-2] if len(history) > 1 else None
+        cur = self.with_termination_message(spec, history[-1]) if history else None
+        prev = self.with_termination_message(spec, history[-2]) if len(history) > 1 else None
         v = ContainerView(spec["name"], spec.get("image", ""), cur, prev,
                           restart_count=cur.metadata.attempt if cur else 0, waiting=self.waiting.get(spec["name"]))
         if cur is not None and cur.state is ContainerState.RUNNING:
             v.started = self.k.probes.started(cur.id)
             v.ready = self.k.probes.ready(cur.id)
         return v
+
+    def with_termination_message(self, spec: dict[str, Any], c: ContainerStatus) -> ContainerStatus:
+        """FallbackToLogsOnError: a failed container without a message gets its log's tail (80 lines, 2 KiB)."""
+        if (c.state is not ContainerState.EXITED or c.exit_code == 0 or c.message
+                or spec.get("terminationMessagePolicy") != "FallbackToLogsOnError"):
+            return c
+        path = self.k.runtime.log_path(c.id)
+        tail = logs.read_log(path, tail_lines=80)[-2048:] if path else b""
+        return dataclasses.replace(c, message=tail.decode(errors="replace"))
 
     async def report_status(self, pod: dict[str, Any], *, terminating: bool = False) -> dict[str, Any] | None:
         init, main = self.views(pod)

@@ -62,17 +62,10 @@ def find_container(kubelets: list[Kubelet], namespace: str, pod: str, container:
         if container not in names:
             return None, f'container {container} is not valid for pod {pod}', 400
         history = worker.containers_by_name().get(container, [])
-        if previous:
-            past = [c for c in history if c.state is ContainerState.EXITED]
-            if history and history[-1].state is not ContainerState.EXITED:
-                past = past[-1:] if past else []
-            elif len(history) >= 2:
-                past = [history[-2]]
-            else:
-                past = []
-            if not past:
+        if previous:  # the instance before the current one, as `kubectl logs --previous` means
+            if len(history) < 2:
                 return None, f'previous terminated container "{container}" in pod "{pod}" not found', 400
-            return k, past[-1]
+            return k, history[-2]
         if not history or history[-1].state is ContainerState.CREATED:
             reason = worker.waiting.get(container, ("ContainerCreating", ""))[0]
             return None, f'container "{container}" in pod "{pod}" is waiting to start: {reason}', 400

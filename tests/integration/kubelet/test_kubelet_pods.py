@@ -122,7 +122,7 @@ async def test_unknown_image_is_err_image_pull_then_image_pull_backoff(start_kub
 async def test_crashing_container_goes_into_crashloop_backoff_with_growing_delays(start_kubelet, api) -> None:
     k = await start_kubelet(crashloop_backoff_base=0.4, crashloop_backoff_max=10.0)
     await api.create(PODS, pod_manifest("crash", k.config.node_name,
-                                        {"name": "c", "image": "busybox", "command": ["sh", "-c", "exit 3"]}))
+                                        {"name": "c", "image": "busybox", "command": ["sh", "-c", "echo attempt; exit 3"]}))
     restarts: dict[int, float] = {}
     loop = asyncio.get_running_loop()
     saw_backoff = False
@@ -144,6 +144,9 @@ async def test_crashing_container_goes_into_crashloop_backoff_with_growing_delay
     gaps = [restarts[i + 1] - restarts[i] for i in range(1, 4)]
     assert gaps[1] > gaps[0] * 1.4 and gaps[2] > gaps[1] * 1.4, gaps  # 0.4 s, 0.8 s, 1.6 s
     assert await _has_events(api, "crash", {"BackOff"})
+    async with aiohttp.ClientSession() as s:
+        async with s.get(f"{k.url}/containerLogs/default/crash/c?previous=true") as r:
+            assert (r.status, await r.text()) == (200, "attempt\n")
 
 
 async def test_failing_liveness_probe_restarts_the_container(start_kubelet, api) -> None:
@@ -234,7 +237,9 @@ async def test_restart_policies_and_init_containers(start_kubelet, api) -> None:
     node = k.config.node_name
     await api.create(PODS, pod_manifest("once", node, {"name": "c", "image": "busybox", "command": ["true"]},
                                         restartPolicy="Never"))
-    await api.create(PODS, pod_manifest("fails", node, {"name": "c", "image": "busybox", "command": ["false"]},
+    await api.create(PODS, pod_manifest("fails", node, {"name": "c", "image": "busybox",
+                                                        "command": ["sh", "-c", "echo it broke; exit 1"],
+                                                        "terminationMessagePolicy": "FallbackToLogsOnError"},
                                         restartPolicy="Never"))
     await api.create(PODS, pod_manifest(
         "inits", node, {"name": "main", "image": "busybox", "command": ["sleep", "300"]},
@@ -244,7 +249,8 @@ async def test_restart_policies_and_init_containers(start_kubelet, api) -> None:
     assert container_status(once)["state"]["terminated"]["reason"] == "Completed"
     fails = await wait_pod(api, "fails", lambda p: p["status"].get("phase") == "Failed", what="Failed")
     assert container_status(fails)["state"]["terminated"] == {**container_status(fails)["state"]["terminated"],
-                                                              "exitCode": 1, "reason": "Error"}
+                                                              "exitCode": 1, "reason": "Error",
+                                                              "message": "it broke\n"}
     inits = await wait_pod(api, "inits", lambda p: p["status"].get("phase") == "Running", what="Running")
     assert condition(inits, "Initialized") == "True"
     assert [s["state"]["terminated"]["exitCode"] for s in inits["status"]["initContainerStatuses"]] == [0, 0]
