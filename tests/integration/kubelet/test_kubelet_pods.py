@@ -344,3 +344,27 @@ async def test_kubelet_puts_ready_back_after_the_node_was_marked_unknown(start_k
 async def _node_ready(api, name: str) -> bool:
     node = await api.get(NODES, name)
     return condition({"status": node["status"]}, "Ready") == "True"
+
+
+async def test_exec_with_a_tty_over_the_channel_protocol(start_kubelet, api) -> None:
+    k = await start_kubelet()
+    await api.create(PODS, pod_manifest("tty", k.config.node_name,
+                                        {"name": "c", "image": "busybox", "command": ["sleep", "300"]}))
+    await wait_pod(api, "tty", lambda p: p["status"].get("phase") == "Running", what="Running")
+    url = f"{k.url}/exec/default/tty/c?command=sh&stdin=true&stdout=true&tty=true"
+    out = b""
+    async with aiohttp.ClientSession() as s:
+        async with s.ws_connect(url, protocols=["v5.channel.k8s.io"]) as ws:
+            assert ws.protocol == "v5.channel.k8s.io"
+            await ws.send_bytes(b'\x04{"Width":100,"Height":30}')
+            await ws.send_bytes(b"\x00stty size; tty; exit 7\n")
+            status = None
+            async for msg in ws:
+                if msg.type is not aiohttp.WSMsgType.BINARY:
+                    break
+                if msg.data[0] == 1:
+                    out += msg.data[1:]
+                elif msg.data[0] == 3:
+                    status = msg.data[1:]
+    assert b"30 100" in out and b"/dev/pts/" in out
+    assert status is not None and b'"reason":"NonZeroExitCode"' in status and b'"message":"7"' in status
