@@ -251,3 +251,26 @@ async def test_run_loop_schedules_and_metrics_count():
 def test_config_rejects_invalid_values(bad):
     with pytest.raises(ValueError):
         SchedulerConfig(**bad)
+
+
+UNSCHEDULABLE_CONDITION = {"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": "m",
+                           "lastProbeTime": None}
+
+
+@pytest.mark.parametrize(("current", "expected_transition"), [
+    ([], "now"),                                                                   # first time: set
+    ([{**UNSCHEDULABLE_CONDITION, "lastTransitionTime": "t0"}], None),             # unchanged: no write
+    ([{**UNSCHEDULABLE_CONDITION, "message": "old", "lastTransitionTime": "t0"}], "t0"),  # same status: keep time
+    ([{"type": "PodScheduled", "status": "True", "lastTransitionTime": "t0"}], "now"),    # status flips: new time
+    ([{"type": "Ready", "status": "False", "lastTransitionTime": "t0"}], "now"),   # other types do not count
+])
+def test_updated_condition_follows_pod_condition_semantics(current, expected_transition):
+    from services.scheduler.scheduler import updated_condition
+
+    new = updated_condition({"status": {"conditions": current}}, UNSCHEDULABLE_CONDITION)
+    if expected_transition is None:
+        assert new is None
+    elif expected_transition == "now":
+        assert new["lastTransitionTime"] not in ("t0", None) and new["message"] == "m"
+    else:
+        assert new["lastTransitionTime"] == expected_transition and new["message"] == "m"
