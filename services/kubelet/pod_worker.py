@@ -21,6 +21,7 @@ As kubelet's podWorkers + syncPod/syncTerminatingPod. Guarantees:
 from __future__ import annotations
 
 import asyncio
+import calendar
 import contextlib
 import dataclasses
 import hashlib
@@ -103,6 +104,7 @@ class PodWorker:
         self.waiting: dict[str, tuple[str, str]] = {}
         self.restart_on_exit: set[str] = set()  # containers killed (liveness) to be restarted
         self.terminated = False
+        self.final_reason: tuple[str, str] | None = None  # (reason, message) of a pod the kubelet failed
         self.finished = False
         self.last_status: dict[str, Any] | None = None
         self.first_seen = time.monotonic()
@@ -185,6 +187,14 @@ class PodWorker:
             await self.stop_sandbox()
             await self.report_status(pod)
             return False
+        if self.deadline_exceeded(pod):
+            message = "Pod was active on the node longer than the specified deadline"
+            log.info("pod.deadline_exceeded", key=self.key, active_deadline_seconds=pod["spec"]["activeDeadlineSeconds"])
+            self.k.event(pod, WARNING, "DeadlineExceeded", message)
+            self.final_reason = ("DeadlineExceeded", message)
+            await self.terminate(self.grace_period(pod))
+            await self.report_status(pod)
+            return False
         await self.sync_running(pod)
         status = await self.report_status(pod)
         if status and status["phase"] in ("Succeeded", "Failed"):
@@ -207,11 +217,7 @@ class PodWorker:
         self.k.event(pod, WARNING, verdict[0], verdict[1])
 
     async def sync_deleting(self, pod: dict[str, Any]) -> bool:
-        meta = pod["metadata"]
-        grace = meta.get("deletionGracePeriodSeconds")
-        if grace is None:
-            grace = pod["spec"].get("terminationGracePeriodSeconds", 30)
-        await self.terminate(max(float(grace), self.k.config.minimum_grace_period))
+        await self.terminate(self.grace_period(pod))
         if not self.rejected:
             await self.report_status(pod, terminating=True)
         try:
@@ -535,8 +541,27 @@ class PodWorker:
             start_time=self.start_time or podstatus.rfc3339(time.time()), qos_class=admission.qos_class(pod),
             terminating=terminating or self.terminated,
         )
+        if self.final_reason:
+            status.update(phase="Failed", reason=self.final_reason[0], message=self.final_reason[1])
         await self.report(status)
         return status
+
+    def deadline_exceeded(self, pod: dict[str, Any]) -> bool:
+        """spec.activeDeadlineSeconds passed since startTime; else a wake-up is set for when it will."""
+        deadline = pod["spec"].get("activeDeadlineSeconds")
+        if deadline is None or not self.start_time:
+            return False
+        started = calendar.timegm(time.strptime(self.start_time, "%Y-%m-%dT%H:%M:%SZ"))
+        left = started + float(deadline) - time.time()
+        if left > 0:
+            self.wake_after(left)
+        return left <= 0
+
+    def grace_period(self, pod: dict[str, Any]) -> float:
+        grace = pod["metadata"].get("deletionGracePeriodSeconds")
+        if grace is None:
+            grace = pod["spec"].get("terminationGracePeriodSeconds", 30)
+        return max(float(grace), self.k.config.minimum_grace_period)
 
     async def report(self, status: dict[str, Any]) -> None:
         """PATCH pods/status when it differs from what was last reported."""
@@ -546,8 +571,8 @@ class PodWorker:
             return
         body = dict(status)
         for stale in ("reason", "message"):
-            if stale in current and stale not in body:
-                body[stale] = None  # a merge patch removes a field only when told to
+            if stale in current and stale not in body and not is_terminal(pod):
+                body[stale] = None  # a merge patch removes a field only when told to; a terminal pod keeps its
         try:
             await self.k.client.patch(PODS, self.name, {"status": body}, self.namespace, subresource="status")
         except NotFound:

@@ -368,3 +368,16 @@ async def test_exec_with_a_tty_over_the_channel_protocol(start_kubelet, api) -> 
                     status = msg.data[1:]
     assert b"30 100" in out and b"/dev/pts/" in out
     assert status is not None and b'"reason":"NonZeroExitCode"' in status and b'"message":"7"' in status
+
+
+async def test_active_deadline_fails_the_pod(start_kubelet, api) -> None:
+    k = await start_kubelet()
+    await api.create(PODS, pod_manifest("deadline", k.config.node_name,
+                                        {"name": "c", "image": "busybox", "command": ["sleep", "300"]},
+                                        activeDeadlineSeconds=1))
+    pod = await wait_pod(api, "deadline", lambda p: p["status"].get("phase") == "Failed", what="Failed")
+    assert pod["status"]["reason"] == "DeadlineExceeded"
+    assert "terminated" in container_status(pod)["state"]
+    await asyncio.sleep(0.5)
+    pod = await api.get(PODS, "deadline", "default")
+    assert pod["status"]["reason"] == "DeadlineExceeded"  # it stays, later syncs do not clear it
