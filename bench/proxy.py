@@ -11,6 +11,13 @@ asyncio HTTP/1.1 server), the proxy (services.proxy's Proxier core, driven direc
 Service and an EndpointSlice dict: no API server, to keep the benchmark self-contained and about
 the data path), and the client (this process).
 
+Reading the numbers: a userspace proxy adds two socket reads and two writes per exchange, and on
+loopback a write also pays for delivering the bytes to the receiver; measured in the proxy process
+about two thirds of its CPU per small request is kernel time and large transfers cost two extra
+copies, so on a 2-core machine shared by client, backend and proxy the ratio sits near 0.5x and
+moves with whatever else the machine runs. The "server CPU/s" column shows how much CPU the
+answering process actually got.
+
 `python -m bench proxy [--quick]`
 """
 
