@@ -104,6 +104,7 @@ class PodWorker:
         self.waiting: dict[str, tuple[str, str]] = {}
         self.restart_on_exit: set[str] = set()  # containers killed (liveness) to be restarted
         self.terminated = False
+        self.ended = False  # reached Succeeded/Failed
         self.final_reason: tuple[str, str] | None = None  # (reason, message) of a pod the kubelet failed
         self.finished = False
         self.last_status: dict[str, Any] | None = None
@@ -183,7 +184,7 @@ class PodWorker:
             await self.report(podstatus.rejected_status(pod, *self.rejected, host_ip=self.k.node_ip,
                                                         now=podstatus.rfc3339(time.time())))
             return False
-        if self.terminated or is_terminal(pod):
+        if self.terminated or self.ended or is_terminal(pod):
             await self.stop_sandbox()
             await self.report_status(pod)
             return False
@@ -198,6 +199,7 @@ class PodWorker:
         await self.sync_running(pod)
         status = await self.report_status(pod)
         if status and status["phase"] in ("Succeeded", "Failed"):
+            self.ended = True  # never run again, even while the informer still shows the old phase
             await self.stop_sandbox()
         return False
 

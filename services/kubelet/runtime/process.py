@@ -42,6 +42,7 @@ from pathlib import Path
 from shared.logging import get_logger
 from services.kubelet.runtime import images
 from services.kubelet.runtime.ipam import HostLocalIPAM, IPAMError
+from services.kubelet.runtime.portmap import PortMapper
 from services.kubelet.runtime.cri import (
     ContainerConfig,
     ContainerEvent,
@@ -125,6 +126,7 @@ class ProcessRuntime:
         self.sandboxes_dir = self.root / "sandboxes"
         self.containers_dir = self.root / "containers"
         self.ipam = HostLocalIPAM(self.root / "networks" / "kubemu")
+        self.ports = PortMapper()
         self.sandboxes: dict[str, _Sandbox] = {}
         self.containers: dict[str, _Container] = {}
         self.images: dict[str, ImageRef] = {}
@@ -143,6 +145,9 @@ class ProcessRuntime:
         for path in self.sandboxes_dir.glob("*.json"):
             sb = _load_sandbox(path)
             self.sandboxes[sb.id] = sb
+            if sb.state is SandboxState.READY and not sb.config.host_network:
+                with contextlib.suppress(OSError):
+                    await self.ports.open(sb.id, sb.config.host_ip, sb.config.port_mappings, sb.ip)
         for cdir in self.containers_dir.iterdir():
             c = _load_container(cdir)
             if c is not None:
@@ -166,6 +171,7 @@ class ProcessRuntime:
             self._on_shim_gone(c)
 
     async def close(self) -> None:
+        self.ports.close_all()
         for cid in list(self._pidfds):
             self._unwatch(cid)
         self._executor.shutdown(wait=False, cancel_futures=True)
@@ -214,6 +220,13 @@ class ProcessRuntime:
         if config.log_directory:
             Path(config.log_directory).mkdir(parents=True, exist_ok=True)
         sb = _Sandbox(sid, config, ip, SandboxState.READY, time.time_ns())
+        try:
+            if not config.host_network:  # with the host's network the container binds the port itself
+                await self.ports.open(sid, config.host_ip, config.port_mappings, ip)
+        except OSError as exc:
+            self.ipam.release(sid)
+            raise CRIError(f"failed to set up the sandbox's host ports: {exc.strerror or exc}",
+                           reason="FailedCreatePodSandBox") from exc
         self.sandboxes[sid] = sb
         self._save_sandbox(sb)
         return sid
@@ -231,6 +244,7 @@ class ProcessRuntime:
         running = [c for c in self.containers.values()
                    if c.sandbox_id == sandbox_id and c.state is ContainerState.RUNNING]
         await asyncio.gather(*(self.stop_container(c.id, 0) for c in running))
+        self.ports.close(sandbox_id)
         self.ipam.release(sandbox_id)
         sb.state = SandboxState.NOTREADY
         self._save_sandbox(sb)

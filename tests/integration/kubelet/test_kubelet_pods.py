@@ -13,6 +13,7 @@ import pytest
 import aiohttp
 
 from shared.resources import EVENTS, LEASES, NODES, PODS
+from tests.conftest import free_port
 from tests.integration.kubelet.conftest import (
     condition,
     container_status,
@@ -381,3 +382,14 @@ async def test_active_deadline_fails_the_pod(start_kubelet, api) -> None:
     await asyncio.sleep(0.5)
     pod = await api.get(PODS, "deadline", "default")
     assert pod["status"]["reason"] == "DeadlineExceeded"  # it stays, later syncs do not clear it
+
+
+async def test_host_port_forwards_the_node_ip_to_the_pod(start_kubelet, api) -> None:
+    k = await start_kubelet()
+    host_port = free_port(k.config.node_ip)
+    await api.create(PODS, pod_manifest("hp", k.config.node_name,
+                                        {"name": "nginx", "image": "nginx",
+                                         "ports": [{"containerPort": 80, "hostPort": host_port}]}))
+    await wait_pod(api, "hp", lambda p: condition(p, "Ready") == "True", what="Ready")
+    code, body = await get_when_listening(f"http://{k.config.node_ip}:{host_port}/")
+    assert code == 200 and "Welcome to nginx!" in body
