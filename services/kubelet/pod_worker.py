@@ -105,6 +105,7 @@ class PodWorker:
         self.restart_on_exit: set[str] = set()  # containers killed (liveness) to be restarted
         self.terminated = False
         self.ended = False  # reached Succeeded/Failed
+        self.patched_rv = 0  # resourceVersion our last status write produced
         self.final_reason: tuple[str, str] | None = None  # (reason, message) of a pod the kubelet failed
         self.finished = False
         self.last_status: dict[str, Any] | None = None
@@ -569,14 +570,18 @@ class PodWorker:
         """PATCH pods/status when it differs from what was last reported."""
         pod = self.pod
         current = (pod or {}).get("status") or {}
-        if status == self.last_status or pod is None:
+        if pod is None:
             return
+        if status == self.last_status and (self._informer_behind(pod) or _summary(status) == _summary(current)):
+            return  # unchanged, and nobody else (the node lifecycle controller) changed it in the API
         body = dict(status)
         for stale in ("reason", "message"):
             if stale in current and stale not in body and not is_terminal(pod):
                 body[stale] = None  # a merge patch removes a field only when told to; a terminal pod keeps its
         try:
-            await self.k.client.patch(PODS, self.name, {"status": body}, self.namespace, subresource="status")
+            answer = await self.k.client.patch(PODS, self.name, {"status": body}, self.namespace,
+                                               subresource="status")
+            self.patched_rv = _rv(answer)
         except NotFound:
             return
         except ApiError as exc:
@@ -590,6 +595,10 @@ class PodWorker:
                 metrics.POD_START_DURATION.observe(time.monotonic() - self.first_seen)
             self.k.update_gauges()
         self.last_status = status
+
+    def _informer_behind(self, pod: dict[str, Any]) -> bool:
+        """The cached pod is older than our last status write (its echo has not arrived yet)."""
+        return _rv(pod) < self.patched_rv
 
     # --- stopping -------------------------------------------------------------------------------
 
@@ -638,6 +647,22 @@ class PodWorker:
                 await self.k.runtime.remove_pod_sandbox(sb.id)
         self.k.crash_backoff.forget(f"{self.uid}/")
         self.k.image_backoff.forget(f"{self.uid}_")
+
+
+def _rv(obj: dict[str, Any]) -> int:
+    """kubemu's resourceVersions are etcd revisions; anything else counts as 0 (never "behind")."""
+    try:
+        return int((obj.get("metadata") or {}).get("resourceVersion") or 0)
+    except ValueError:
+        return 0
+
+
+def _summary(status: dict[str, Any]) -> tuple:
+    """What must match between the API's pod status and the kubelet's (timestamps aside)."""
+    conditions = sorted((c.get("type"), c.get("status")) for c in status.get("conditions") or [])
+    containers = [(c.get("name"), c.get("ready"), c.get("restartCount"), tuple(c.get("state") or {}))
+                  for c in status.get("containerStatuses") or []]
+    return status.get("phase"), status.get("podIP"), tuple(conditions), tuple(containers)
 
 
 def spec_hash(spec: dict[str, Any]) -> str:

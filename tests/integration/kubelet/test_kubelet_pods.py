@@ -393,3 +393,15 @@ async def test_host_port_forwards_the_node_ip_to_the_pod(start_kubelet, api) -> 
     await wait_pod(api, "hp", lambda p: condition(p, "Ready") == "True", what="Ready")
     code, body = await get_when_listening(f"http://{k.config.node_ip}:{host_port}/")
     assert code == 200 and "Welcome to nginx!" in body
+
+
+async def test_a_pod_marked_not_ready_by_someone_else_is_set_right(start_kubelet, api) -> None:
+    k = await start_kubelet(sync_frequency=0.5)
+    await api.create(PODS, pod_manifest("fixme", k.config.node_name,
+                                        {"name": "c", "image": "busybox", "command": ["sleep", "300"]}))
+    pod = await wait_pod(api, "fixme", lambda p: condition(p, "Ready") == "True", what="Ready")
+    for c in pod["status"]["conditions"]:
+        if c["type"] == "Ready":
+            c.update(status="False", reason="NodeNotReady")  # what the node lifecycle controller does
+    await api.update(PODS, pod, subresource="status")
+    await wait_pod(api, "fixme", lambda p: condition(p, "Ready") == "True", what="Ready again")
