@@ -146,7 +146,7 @@ class Algorithm:
                 continue
             status.plugin = name
             if not status.is_rejected():
-                return feasible, Status(Code.ERROR, f"running {name!r} filter plugin: {status.message()}",
+                return feasible, Status(Code.ERROR, f'running "{name}" filter plugin: {status.message()}',
                                         plugin=name, error=status.error)
             statuses[node.name] = status
             diagnosis.add_plugin_status(status)

@@ -78,7 +78,7 @@ class Framework:
                 status.plugin = plugin.name
                 if status.is_rejected():
                     return None, status, {plugin.name}
-                return None, _as_error(f"running PreFilter plugin {plugin.name!r}", status, plugin.name), set()
+                return None, _as_error(f'running PreFilter plugin "{plugin.name}"', status, plugin.name), set()
             if plugin_result is not None and not plugin_result.all_nodes():
                 narrowed_by.append(plugin.name)
                 result = plugin_result if result is None else result.merge(plugin_result)
@@ -97,7 +97,7 @@ class Framework:
             if status is not None and status.code != Code.SUCCESS:
                 status.plugin = name
                 if not status.is_rejected():
-                    return _as_error(f"running {name!r} filter plugin", status, name)
+                    return _as_error(f'running "{name}" filter plugin', status, name)
                 return status
         return None
 
@@ -109,7 +109,7 @@ class Framework:
             if status is None or status.is_success():
                 return result, Status(Code.SUCCESS, plugin=plugin.name)
             if not status.is_rejected():
-                return None, _as_error(f"running PostFilter plugin {plugin.name!r}", status, plugin.name)
+                return None, _as_error(f'running PostFilter plugin "{plugin.name}"', status, plugin.name)
             reasons.extend(status.reasons)
         return None, Status(Code.UNSCHEDULABLE, *reasons)
 
@@ -119,7 +119,7 @@ class Framework:
             if status is not None and status.code == Code.SKIP:
                 state.skip_score_plugins.add(plugin.name)
             elif status is not None and not status.is_success():
-                return _as_error(f"running PreScore plugin {plugin.name!r}", status, plugin.name)
+                return _as_error(f'running PreScore plugin "{plugin.name}"', status, plugin.name)
         return None
 
     def run_score_plugins(self, state: CycleState, pod: PodInfo,
@@ -144,18 +144,18 @@ class Framework:
         try:
             scores = plugin.score_nodes(state, pod, nodes)
         except ScoreError as err:
-            return [], _as_error(f"running Score plugin {plugin.name!r}", err.status, plugin.name)
+            return [], _as_error(f'running Score plugin "{plugin.name}"', err.status, plugin.name)
         if plugin.default_normalize_reverse is not None:
             scores = default_normalize_values(MAX_NODE_SCORE, plugin.default_normalize_reverse, scores)
         elif type(plugin).normalize_score is not ScorePlugin.normalize_score:
             node_scores = [NodeScore(node.name, value) for node, value in zip(nodes, scores)]
             status = plugin.normalize_score(state, pod, node_scores)
             if status is not None and not status.is_success():
-                return [], _as_error(f"running Normalize on Score plugins {plugin.name!r}", status, plugin.name)
+                return [], _as_error(f'running Normalize on Score plugins "{plugin.name}"', status, plugin.name)
             scores = [s.score for s in node_scores]
         if scores and (min(scores) < MIN_NODE_SCORE or max(scores) > MAX_NODE_SCORE):
             bad = next(s for s in scores if not MIN_NODE_SCORE <= s <= MAX_NODE_SCORE)
-            return [], Status(Code.ERROR, f"plugin {plugin.name!r} returns an invalid score {bad}, "
+            return [], Status(Code.ERROR, f'plugin "{plugin.name}" returns an invalid score {bad}, '
                               f"it should in the range of [{MIN_NODE_SCORE}, {MAX_NODE_SCORE}] after normalizing",
                               plugin=plugin.name)
         return scores, None
@@ -171,7 +171,7 @@ class Framework:
                 status.plugin = plugin.name
                 if status.is_rejected():
                     return status
-                return _as_error(f"running Bind plugin {plugin.name!r}", status, plugin.name)
+                return _as_error(f'running Bind plugin "{plugin.name}"', status, plugin.name)
             return Status(Code.SUCCESS, plugin=plugin.name)
         return Status(Code.SKIP)
 
