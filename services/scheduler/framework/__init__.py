@@ -34,6 +34,6 @@ __all__ = [
     "ActionType", "BindPlugin", "ClusterEvent", "Code", "CycleState", "Diagnosis", "FilterPlugin", "FitError",
     "Framework", "MAX_NODE_SCORE", "MIN_NODE_SCORE", "NodeInfo", "NodeScore", "Plugin",
     "PodInfo", "PostFilterPlugin", "PostFilterResult", "PreFilterPlugin", "PreFilterResult", "PreScorePlugin",
-    "ScoreError", "ScorePlugin", "Status", "code_of", "default_normalize_score", "default_normalize_values", "is_success",
-    "node_update_event", "pod_key",
+    "ScoreError", "ScorePlugin", "Status", "code_of", "default_normalize_score", "default_normalize_values",
+    "is_success", "node_update_event", "pod_key",
 ]
