@@ -32,7 +32,7 @@ from services.kubelet import metrics
 from services.kubelet.backoff import Backoff
 from services.kubelet.config import KubeletConfig
 from services.kubelet.node import NodeManager
-from services.kubelet.pod_worker import PodWorker, is_terminal, pod_key
+from services.kubelet.pod_worker import PodWorker, is_terminal
 from services.kubelet.probes import ProbeManager, ProbeTarget
 from services.kubelet.runtime.cri import LABEL_POD_UID, ContainerEvent, ContainerState, PodSandboxStatus, Runtime, SandboxState
 
@@ -294,4 +294,4 @@ class Kubelet:
         return pods
 
 
-__all__ = ["Kubelet", "pod_key"]
+__all__ = ["Kubelet"]
