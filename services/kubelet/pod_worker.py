@@ -67,6 +67,11 @@ _UNHASHED = ("livenessProbe", "readinessProbe", "startupProbe", "resources", "li
 NORMAL, WARNING = "Normal", "Warning"
 
 
+def is_sidecar(spec: dict[str, Any]) -> bool:
+    """An init container with restartPolicy Always: a sidecar, running beside the containers."""
+    return spec.get("restartPolicy") == "Always"
+
+
 def pod_key(pod: dict[str, Any]) -> str:
     return f"{pod['metadata'].get('namespace', 'default')}/{pod['metadata']['name']}"
 
@@ -289,6 +294,12 @@ class PodWorker:
         for spec in pod["spec"].get("initContainers") or []:
             history = by_name.get(spec["name"], [])
             latest = history[-1] if history else None
+            if is_sidecar(spec):  # started, it lets the next one start; kept running (restarted) throughout
+                await self.sync_container(pod, spec, history, init=True)
+                latest = self.containers_by_name().get(spec["name"], [None])[-1]
+                if latest is None or latest.state is not ContainerState.RUNNING or not self.k.probes.started(latest.id):
+                    return False
+                continue
             if latest is not None and latest.state is ContainerState.EXITED and latest.exit_code == 0:
                 continue
             if latest is not None and latest.state is ContainerState.EXITED and policy == "Never":
@@ -315,7 +326,10 @@ class PodWorker:
         elif latest.state is ContainerState.EXITED:
             await self.maybe_restart(pod, spec, latest, init=init)
 
-    def should_restart(self, pod: dict[str, Any], latest: ContainerStatus, *, init: bool) -> bool:
+    def should_restart(self, pod: dict[str, Any], spec: dict[str, Any], latest: ContainerStatus, *,
+                       init: bool) -> bool:
+        if is_sidecar(spec):
+            return True
         policy = pod["spec"].get("restartPolicy", "Always")
         if policy == "Never":
             return False
@@ -326,7 +340,7 @@ class PodWorker:
     async def maybe_restart(self, pod: dict[str, Any], spec: dict[str, Any], latest: ContainerStatus, *,
                             init: bool) -> None:
         self.k.probes.remove(latest.id)
-        if not self.should_restart(pod, latest, init=init):
+        if not self.should_restart(pod, spec, latest, init=init):
             return
         key = f"{self.uid}/{spec['name']}"
         finished = latest.finished_at / 1e9
@@ -520,7 +534,8 @@ class PodWorker:
         cur = self.with_termination_message(spec, history[-1]) if history else None
         prev = self.with_termination_message(spec, history[-2]) if len(history) > 1 else None
         v = ContainerView(spec["name"], spec.get("image", ""), cur, prev,
-                          restart_count=cur.metadata.attempt if cur else 0, waiting=self.waiting.get(spec["name"]))
+                          restart_count=cur.metadata.attempt if cur else 0, waiting=self.waiting.get(spec["name"]),
+                          sidecar=is_sidecar(spec))
         if cur is not None and cur.state is ContainerState.RUNNING:
             v.started = self.k.probes.started(cur.id)
             v.ready = self.k.probes.ready(cur.id)

@@ -46,6 +46,7 @@ class ContainerView:
     waiting: tuple[str, str] | None = None  # (reason, message) set by the worker
     ready: bool = False
     started: bool = False
+    sidecar: bool = False  # an init container with restartPolicy Always
 
     @property
     def running(self) -> bool:
@@ -106,8 +107,10 @@ def _init_summary(views: list[ContainerView], restart_policy: str) -> tuple[bool
     """(all done, failed for good, names not done) for the init containers."""
     pending, failed = [], False
     for v in views:
-        if v.exited and v.current.exit_code == 0:
+        if v.exited and v.current.exit_code == 0 and not v.sidecar:
             continue
+        if v.sidecar and (v.started and v.running or v.has_run):
+            continue  # a sidecar is initialized once started; later restarts do not undo that
         pending.append(v.name)
         ended_badly = (v.exited and v.current.exit_code != 0) or (
             v.previous is not None and v.previous.exit_code != 0 and not v.running)

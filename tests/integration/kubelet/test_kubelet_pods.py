@@ -405,3 +405,15 @@ async def test_a_pod_marked_not_ready_by_someone_else_is_set_right(start_kubelet
             c.update(status="False", reason="NodeNotReady")  # what the node lifecycle controller does
     await api.update(PODS, pod, subresource="status")
     await wait_pod(api, "fixme", lambda p: condition(p, "Ready") == "True", what="Ready again")
+
+
+async def test_sidecar_init_container_runs_beside_the_containers(start_kubelet, api) -> None:
+    k = await start_kubelet()
+    await api.create(PODS, pod_manifest(
+        "sidecar", k.config.node_name, {"name": "main", "image": "busybox", "command": ["sleep", "300"]},
+        initContainers=[{"name": "proxy", "image": "busybox", "restartPolicy": "Always", "command": ["sleep", "300"]},
+                        {"name": "setup", "image": "busybox", "command": ["true"]}]))
+    pod = await wait_pod(api, "sidecar", lambda p: condition(p, "Ready") == "True", what="Ready")
+    inits = {s["name"]: s for s in pod["status"]["initContainerStatuses"]}
+    assert "running" in inits["proxy"]["state"] and inits["setup"]["state"]["terminated"]["exitCode"] == 0
+    assert condition(pod, "Initialized") == "True" and pod["status"]["phase"] == "Running"
