@@ -112,7 +112,9 @@ def cluster(request, tmp_path_factory) -> Iterator[Cluster]:
         "KUBEMU_ETCD_PEER_PORT": str(free_port()),
         "KUBEMU_NODES": "2",
         # what a user would wait minutes for, shortened:
+        # (the grace period must stay well above the kubelets' Lease renew interval, 40 s vs 10 s by default)
         "KUBEMU_NODE_MONITOR_GRACE_PERIOD": "6",
+        "KUBEMU_NODE_LEASE_RENEW_INTERVAL": "1",
         "KUBEMU_NODE_MONITOR_PERIOD": "1",
     }
     log_path = state_dir / "launcher.out"
