@@ -92,7 +92,7 @@ class Api:
         if rv == "0" and not token and res.plural in self.caches:
             cache = self.caches[res.plural]
             await cache.wait_ready(self.store.timeout)
-            items = [obj for _, obj in sorted(cache.state.items()) if match(obj)]
+            items = [obj for _, obj in cache.objects(namespace) if match(obj)]
             return items, str(cache.revision), ""
         prefix = self.store.resource_prefix(res, namespace)
         revision, start = 0, None
@@ -392,7 +392,7 @@ class Api:
         resp.content_type = "application/json"
         resp.enable_chunked_encoding()
         try:
-            watcher, initial = cache.watch(rv, match)
+            watcher, initial = cache.watch(rv, match, info.namespace)
         except errors.ApiStatusError as err:
             await resp.prepare(request)
             await resp.write(orjson.dumps({"type": "ERROR", "object": err.status()}) + b"\n")

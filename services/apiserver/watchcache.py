@@ -121,6 +121,7 @@ class WatchCache:
         self.history: collections.deque[CacheEvent] = collections.deque()
         self.size = size
         self.state: dict[str, Obj] = {}
+        self.by_namespace: dict[str, dict[str, Obj]] = {}  # the same objects, per namespace
         self.revision = 0  # the last revision this cache has seen
         self.complete_from = 0  # every event after this revision is in history
         self.watchers: set[Watcher] = set()
@@ -146,11 +147,17 @@ class WatchCache:
         except TimeoutError:
             raise errors.unavailable(f"the watch cache for {self.name} is not ready (storage unavailable?)") from None
 
-    def watch(self, resource_version: int | None, predicate: Predicate) -> tuple[Watcher, list[tuple[str, CacheEvent]]]:
+    def objects(self, namespace: str | None = None) -> list[tuple[str, Obj]]:
+        """(key, object) of every current object (of `namespace`), in key order."""
+        items = self.state if namespace is None else self.by_namespace.get(namespace, {})
+        return sorted(items.items())
+
+    def watch(self, resource_version: int | None, predicate: Predicate, namespace: str | None = None
+              ) -> tuple[Watcher, list[tuple[str, CacheEvent]]]:
         """Register a watcher; returns it and the events to send first (replay or synthetic ADDED)."""
         if not resource_version:
             initial = [("ADDED", CacheEvent("ADDED", obj, None, self.revision, key))
-                       for key, obj in sorted(self.state.items()) if predicate(obj)]
+                       for key, obj in self.objects(namespace) if predicate(obj)]
             watcher = Watcher(self, predicate, self.revision)
         else:
             if resource_version < self.complete_from:
@@ -200,12 +207,31 @@ class WatchCache:
     async def _relist(self) -> None:
         self.ready.clear()
         result = await self.backend.list(self.prefix)
-        self.state = {kv.key: self.decode(kv.value, kv.mod_revision) for kv in result.items}
+        self.state, self.by_namespace = {}, {}
+        for kv in result.items:
+            self._put(kv.key, self.decode(kv.value, kv.mod_revision))
         self.revision = result.revision
         self.complete_from = result.revision
         self.history.clear()
         self.ready.set()
         log.info("watchcache.listed", resource=self.name, revision=self.revision, objects=len(self.state))
+
+    def _namespace_of(self, key: str) -> str:
+        namespace, slash, _ = key[len(self.prefix):].partition("/")
+        return namespace if slash else ""
+
+    def _put(self, key: str, obj: Obj) -> None:
+        self.state[key] = obj
+        self.by_namespace.setdefault(self._namespace_of(key), {})[key] = obj
+
+    def _remove(self, key: str) -> None:
+        self.state.pop(key, None)
+        namespace = self._namespace_of(key)
+        objects = self.by_namespace.get(namespace)
+        if objects is not None:
+            objects.pop(key, None)
+            if not objects:
+                del self.by_namespace[namespace]
 
     def _end_watchers(self, status: dict | None) -> None:
         for watcher in list(self.watchers):
@@ -216,11 +242,11 @@ class WatchCache:
         prev = self.state.get(key)
         if event.type is EventType.DELETE:
             obj = self.decode(event.kv.value, event.revision)
-            self.state.pop(key, None)
+            self._remove(key)
             cache_event = CacheEvent("DELETED", obj, prev if prev is not None else obj, event.revision, key)
         else:
             obj = self.decode(event.kv.value, event.kv.mod_revision)
-            self.state[key] = obj
+            self._put(key, obj)
             cache_event = CacheEvent("MODIFIED" if prev is not None else "ADDED", obj, prev, event.revision, key)
         self.revision = event.revision
         self.history.append(cache_event)

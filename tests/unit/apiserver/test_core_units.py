@@ -172,6 +172,9 @@ async def test_watch_cache_replay_live_selectors_and_expiry() -> None:
         start = cache.revision
         _, initial = cache.watch(0, lambda o: True)
         assert [(t, e.obj["metadata"]["name"]) for t, e in initial] == [("ADDED", "a")]
+        assert [k for k, _ in cache.objects("ns")] == ["/registry/pods/ns/a"] and cache.objects("other") == []
+        _, initial = cache.watch(0, lambda o: True, "other")
+        assert initial == []
         labelled = lambda o: (o["metadata"].get("labels") or {}).get("x") == "1"  # noqa: E731
         watcher, initial = cache.watch(start, labelled)
         assert initial == []
@@ -186,6 +189,8 @@ async def test_watch_cache_replay_live_selectors_and_expiry() -> None:
         with pytest.raises(errors.ApiStatusError) as err:
             cache.watch(start, labelled)
         assert err.value.code == 410
+        assert sorted(k for k, _ in cache.objects("ns")) == [f"/registry/pods/ns/{n}" for n in
+                                                            ("a", "b0", "b1", "b2", "b3")]
         replay_from = cache.revision - 2
         _, replay = cache.watch(replay_from, lambda o: True)
         assert [e.revision for _, e in replay] == [replay_from + 1, replay_from + 2]
