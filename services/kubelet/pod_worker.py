@@ -33,7 +33,7 @@ import orjson
 from shared.client import ApiError, Conflict, NotFound
 from shared.logging import get_logger
 from shared.resources import PODS
-from services.kubelet import admission, envs, logs, metrics
+from services.kubelet import admission, envs, logs, metrics, volumes
 from services.kubelet import status as podstatus
 from services.kubelet.probes import ProbeTarget
 from services.kubelet.runtime.cri import (
@@ -406,8 +406,18 @@ class PodWorker:
             return self.fail(pod, name, fp, "CreateContainerConfigError", str(exc))
         command, args = envs.command_line(spec, env)
         try:
-            cid = await self.k.runtime.create_container(self.sandbox_id, self.container_config(spec, attempt, env,
-                                                                                                command, args))
+            paths = await volumes.prepare(pod, self.k.config.root_dir, lookup=self.k.lookup_config,
+                                          pod_ip=self.pod_ip, host_ip=self.k.node_ip)
+        except (volumes.MountError, envs.ConfigError, OSError) as exc:
+            log.info("volume.mount_failed", key=self.key, container=name, message=str(exc))
+            self.k.event(pod, WARNING, "FailedMount", str(exc))
+            self.waiting[name] = ("ContainerCreating", "")
+            self.wake_after(RETRY_SECONDS)
+            return
+        config = self.container_config(spec, attempt, env, command, args)
+        config.mounts = volumes.container_mounts(spec, paths)
+        try:
+            cid = await self.k.runtime.create_container(self.sandbox_id, config)
         except CRIError as exc:
             return self.fail(pod, name, fp, "CreateContainerError", exc.message)
         self.k.event(pod, NORMAL, "Created", f"Created container {name}", field_path=fp)
@@ -660,6 +670,7 @@ class PodWorker:
                 for c in self.k.runtime.list_containers(sb.id):
                     self.k.probes.remove(c.id)
                 await self.k.runtime.remove_pod_sandbox(sb.id)
+        volumes.remove(self.k.config.root_dir, self.uid)
         self.k.crash_backoff.forget(f"{self.uid}/")
         self.k.image_backoff.forget(f"{self.uid}_")
 

@@ -94,6 +94,15 @@ class ContainerMetadata:
     attempt: int = 0
 
 
+@dataclass(frozen=True)
+class Mount:
+    """A node path bind-mounted at `container_path` in the container (CRI's Mount)."""
+
+    host_path: str
+    container_path: str
+    readonly: bool = False
+
+
 @dataclass
 class ContainerConfig:
     """What to run: image, command/args (already `$(VAR)`-expanded), env, working dir, ports."""
@@ -108,6 +117,7 @@ class ContainerConfig:
     ports: list[PortMapping] = field(default_factory=list)
     run_as_user: int | None = None
     run_as_group: int | None = None
+    mounts: list[Mount] = field(default_factory=list)
     labels: dict[str, str] = field(default_factory=dict)
     annotations: dict[str, str] = field(default_factory=dict)
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import dataclasses
 import fcntl
 import json
@@ -56,6 +57,7 @@ from services.kubelet.runtime.cri import (
     ImagePullError,
     ImageRef,
     LABEL_POD_UID,
+    Mount,
     NotFoundError,
     PodSandboxConfig,
     PodSandboxMetadata,
@@ -68,6 +70,7 @@ log = get_logger()
 SHIM = Path(__file__).resolve().parent / "shim.py"
 KILL_WAIT_SECONDS = 10.0
 CAP_NET_BIND_SERVICE = 10
+CLONE_NEWNS = 0x00020000
 
 
 @dataclass
@@ -307,7 +310,8 @@ class ProcessRuntime:
             with contextlib.suppress(OSError):
                 Path(cfg.working_dir).mkdir(parents=True, exist_ok=True)
         return {"argv": argv, "env": env, "cwd": cwd, "logPath": c.log_path,
-                "user": cfg.run_as_user, "group": cfg.run_as_group}
+                "user": cfg.run_as_user, "group": cfg.run_as_group,
+                "mounts": [[m.host_path, m.container_path, m.readonly] for m in cfg.mounts]}
 
     async def start_container(self, container_id: str) -> None:
         c = self._get(container_id)
@@ -410,6 +414,7 @@ class ProcessRuntime:
         if c.state is not ContainerState.RUNNING:
             raise CRIError(f"container {container_id[:12]} is not running", reason="ExecError")
         spec = _read_json(self.containers_dir / container_id / "spec.json")
+        spec["_pid"] = c.started["pid"] if spec.get("mounts") else None
         entry, _ = images.lookup(c.config.image)
         return images.host_argv(entry, list(cmd), listen=""), spec
 
@@ -420,13 +425,14 @@ class ProcessRuntime:
         if not tty:
             proc = await asyncio.create_subprocess_exec(
                 *argv, env=spec["env"], cwd=spec["cwd"], start_new_session=True, **ids,
-                stdin=subprocess.PIPE if stdin else subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                stdin=subprocess.PIPE if stdin else subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                preexec_fn=_enter_mounts(spec["_pid"]))
             return ExecSession(proc)
         master, slave = pty.openpty()
         try:
             proc = await asyncio.create_subprocess_exec(
                 *argv, env={"TERM": "xterm", **spec["env"]}, cwd=spec["cwd"], start_new_session=True, **ids,
-                stdin=slave, stdout=slave, stderr=slave, preexec_fn=_controlling_tty)
+                stdin=slave, stdout=slave, stderr=slave, preexec_fn=_tty_child(spec["_pid"]))
         except BaseException:
             os.close(master)
             raise
@@ -441,7 +447,7 @@ class ProcessRuntime:
             proc = await asyncio.create_subprocess_exec(
                 *argv, env=spec["env"], cwd=spec["cwd"], stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
-                user=spec.get("user"), group=spec.get("group"),
+                user=spec.get("user"), group=spec.get("group"), preexec_fn=_enter_mounts(spec["_pid"]),
             )
         except OSError as exc:
             return 126 if isinstance(exc, PermissionError) else 127, str(exc).encode()
@@ -457,6 +463,32 @@ class ProcessRuntime:
 def _controlling_tty() -> None:
     """In the exec'd child (a new session): make the pty on stdin its controlling terminal."""
     fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
+def _enter_mounts(pid: int | None):
+    """A preexec_fn joining the container's mount namespace (it has volumes), or None."""
+    if not pid:
+        return None
+
+    def enter() -> None:
+        libc = ctypes.CDLL(None, use_errno=True)
+        fd = os.open(f"/proc/{pid}/ns/mnt", os.O_RDONLY)
+        if libc.setns(fd, CLONE_NEWNS) != 0:
+            raise OSError(ctypes.get_errno(), "setns into the container's mount namespace failed")
+        os.close(fd)
+
+    return enter
+
+
+def _tty_child(pid: int | None):
+    enter = _enter_mounts(pid)
+
+    def child() -> None:
+        if enter is not None:
+            enter()
+        _controlling_tty()
+
+    return child
 
 
 def privileged_port_problem(config: ContainerConfig) -> str:
@@ -560,7 +592,8 @@ def _container_record(c: _Container) -> dict:
 def _container_config(d: dict) -> ContainerConfig:
     return ContainerConfig(**{**d, "metadata": ContainerMetadata(**d["metadata"]),
                               "ports": [PortMapping(**p) for p in d["ports"]],
-                              "envs": [tuple(e) for e in d["envs"]]})
+                              "envs": [tuple(e) for e in d["envs"]],
+                              "mounts": [Mount(**m) for m in d.get("mounts", [])]})
 
 
 def _load_container(cdir: Path) -> _Container | None:

@@ -100,9 +100,55 @@ def daemonize() -> None:
         os._exit(0)
 
 
+CLONE_NEWNS = 0x00020000
+MS_RDONLY, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 32, 4096, 16384, 1 << 18
+
+
+def mount_setup(spec: dict):
+    """A preexec_fn: a mount namespace of the container's own, its volumes bind-mounted in it,
+    then the container's user (dropped after mounting, which needs root)."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+
+    def check(result: int, what: str) -> None:
+        if result != 0:
+            errno = ctypes.get_errno()
+            raise OSError(errno, f"{what}: {os.strerror(errno)}")
+
+    def setup() -> None:
+        try:
+            mount_all()
+        except OSError as exc:  # only a generic error crosses back to Popen: say it on stderr (the log)
+            os.write(2, f"kubemu: setting up the container's volumes failed: {exc.strerror}\n".encode())
+            raise
+
+    def mount_all() -> None:
+        check(libc.unshare(CLONE_NEWNS), "unshare the mount namespace")
+        check(libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "make / private")
+        for source, target, readonly in spec["mounts"]:
+            if os.path.isdir(source):
+                os.makedirs(target, exist_ok=True)
+            elif not os.path.exists(target):
+                os.makedirs(os.path.dirname(target) or "/", exist_ok=True)
+                open(target, "a").close()
+            check(libc.mount(source.encode(), target.encode(), None, MS_BIND | MS_REC, None), f"mount {target}")
+            if readonly:
+                check(libc.mount(None, target.encode(), None, MS_BIND | MS_REMOUNT | MS_RDONLY, None),
+                      f"remount {target} read-only")
+        if spec.get("user") is not None:
+            os.setgroups([])
+            os.setgid(spec.get("group") or 0)
+            os.setuid(spec["user"])
+
+    return setup
+
+
 def start(spec: dict) -> subprocess.Popen:
     ids = {}
-    if spec.get("user") is not None:
+    if spec.get("mounts"):
+        ids = {"preexec_fn": mount_setup(spec)}
+    elif spec.get("user") is not None:
         ids = {"user": spec["user"], "group": spec.get("group") or 0, "extra_groups": []}
     return subprocess.Popen(
         spec["argv"],
@@ -198,9 +244,10 @@ def main() -> None:
     logs = LogWriter(spec["logPath"])
     try:
         proc = start(spec)
-    except OSError as exc:
+    except (OSError, subprocess.SubprocessError) as exc:
         logs.close()
-        start_error(cdir, status_fd, spec, exc)
+        why = "error setting up volume mounts (see the container log)"
+        start_error(cdir, status_fd, spec, exc if isinstance(exc, OSError) else OSError(0, why))
         return
     # Ignored only now: an ignored signal would stay ignored in the container across exec.
     for sig in (signal.SIGHUP, signal.SIGINT, signal.SIGTERM, signal.SIGQUIT):

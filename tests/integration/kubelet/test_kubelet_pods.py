@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import ipaddress
+import random
 import shutil
 import subprocess
 import urllib.request
@@ -417,3 +419,38 @@ async def test_sidecar_init_container_runs_beside_the_containers(start_kubelet, 
     inits = {s["name"]: s for s in pod["status"]["initContainerStatuses"]}
     assert "running" in inits["proxy"]["state"] and inits["setup"]["state"]["terminated"]["exitCode"] == 0
     assert condition(pod, "Initialized") == "True" and pod["status"]["phase"] == "Running"
+
+
+async def test_volumes_config_map_secret_empty_dir_and_downward_api_are_mounted(start_kubelet, api) -> None:
+    from shared.resources import CONFIGMAPS, SECRETS
+
+    k = await start_kubelet()
+    where = f"/tmp/kubemu-volume-test-{random.randint(0, 10**9)}"
+    await api.create(CONFIGMAPS, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg"},
+                                  "data": {"greeting": "hello from a configmap"}}, "default")
+    await api.create(SECRETS, {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "sec"},
+                               "data": {"token": base64.b64encode(b"s3cret").decode()}}, "default")
+    script = (f"cat {where}/cfg/greeting; echo; cat {where}/sec/token; echo; cat {where}/info/name; echo; "
+              f"echo data > {where}/scratch/file; touch {where}/cfg/nope || echo read-only; sleep 300")
+    container = {"name": "c", "image": "busybox", "command": ["sh", "-c", script], "volumeMounts": [
+        {"name": "cfg", "mountPath": f"{where}/cfg", "readOnly": True},
+        {"name": "sec", "mountPath": f"{where}/sec"},
+        {"name": "info", "mountPath": f"{where}/info"},
+        {"name": "scratch", "mountPath": f"{where}/scratch"}]}
+    volumes = [{"name": "cfg", "configMap": {"name": "cfg"}}, {"name": "sec", "secret": {"secretName": "sec"}},
+               {"name": "info", "downwardAPI": {"items": [{"path": "name",
+                                                           "fieldRef": {"fieldPath": "metadata.name"}}]}},
+               {"name": "scratch", "emptyDir": {}}]
+    await api.create(PODS, pod_manifest("vols", k.config.node_name, container, volumes=volumes))
+    await wait_pod(api, "vols", lambda p: p["status"].get("phase") == "Running", what="Running")
+    await wait_until(lambda: _logs_contain(k.url, "vols", "c", "read-only"), timeout=5, what="the script's output")
+    async with aiohttp.ClientSession() as s:
+        async with s.get(f"{k.url}/containerLogs/default/vols/c") as r:
+            text = await r.text()
+    assert "hello from a configmap\ns3cret\nvols\n" in text
+    cid = container_status(await api.get(PODS, "vols", "default"))["containerID"].split("//")[1]
+    code, out = await k.kubelet.runtime.exec_sync(cid, ["cat", f"{where}/scratch/file"], 5)
+    assert (code, out) == (0, b"data\n")  # exec sees the container's mounts
+    import os
+    assert not os.path.exists(f"{where}/scratch/file")  # the node does not
+    shutil.rmtree(where, ignore_errors=True)  # the mount points the container made (empty on the node)
