@@ -30,7 +30,7 @@ START_TIMEOUT = 120
 @dataclass
 class Cluster:
     state_dir: Path
-    proc: subprocess.Popen
+    proc: subprocess.Popen | None  # None: started detached (`up --detach`)
     env: dict[str, str]
     api_port: int
 
