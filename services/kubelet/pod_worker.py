@@ -33,7 +33,7 @@ import orjson
 from shared.client import ApiError, Conflict, NotFound
 from shared.logging import get_logger
 from shared.resources import PODS
-from services.kubelet import admission, envs, logs, metrics, volumes
+from services.kubelet import admission, envs, logs, metrics, quantity, volumes
 from services.kubelet import status as podstatus
 from services.kubelet.probes import ProbeTarget
 from services.kubelet.runtime.cri import (
@@ -416,6 +416,8 @@ class PodWorker:
             return
         config = self.container_config(spec, attempt, env, command, args)
         config.mounts = volumes.container_mounts(spec, paths)
+        limit = ((spec.get("resources") or {}).get("limits") or {}).get("memory")
+        config.memory_limit = quantity.memory_bytes(limit) if limit else None
         try:
             cid = await self.k.runtime.create_container(self.sandbox_id, config)
         except CRIError as exc:

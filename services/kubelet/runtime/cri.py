@@ -118,6 +118,7 @@ class ContainerConfig:
     run_as_user: int | None = None
     run_as_group: int | None = None
     mounts: list[Mount] = field(default_factory=list)
+    memory_limit: int | None = None  # bytes; enforced with a memory cgroup where the node has one
     labels: dict[str, str] = field(default_factory=dict)
     annotations: dict[str, str] = field(default_factory=dict)
 

@@ -130,6 +130,7 @@ class ProcessRuntime:
         self.containers_dir = self.root / "containers"
         self.ipam = HostLocalIPAM(self.root / "networks" / "kubemu")
         self.ports = PortMapper()
+        self.memory_cgroup: Path | None = None
         self.sandboxes: dict[str, _Sandbox] = {}
         self.containers: dict[str, _Container] = {}
         self.images: dict[str, ImageRef] = {}
@@ -145,6 +146,7 @@ class ProcessRuntime:
         for d in (self.sandboxes_dir, self.containers_dir):
             d.mkdir(parents=True, exist_ok=True)
         self._load_images()
+        self.memory_cgroup = find_memory_cgroup(self.root)
         for path in self.sandboxes_dir.glob("*.json"):
             sb = _load_sandbox(path)
             self.sandboxes[sb.id] = sb
@@ -175,6 +177,9 @@ class ProcessRuntime:
 
     async def close(self) -> None:
         self.ports.close_all()
+        if self.memory_cgroup is not None:
+            with contextlib.suppress(OSError):
+                self.memory_cgroup.rmdir()  # only when no container cgroup is left in it
         for cid in list(self._pidfds):
             self._unwatch(cid)
         self._executor.shutdown(wait=False, cancel_futures=True)
@@ -309,9 +314,22 @@ class ProcessRuntime:
         if cfg.working_dir:
             with contextlib.suppress(OSError):
                 Path(cfg.working_dir).mkdir(parents=True, exist_ok=True)
-        return {"argv": argv, "env": env, "cwd": cwd, "logPath": c.log_path,
+        return {"argv": argv, "env": env, "cwd": cwd, "logPath": c.log_path, "cgroup": self._cgroup(c),
                 "user": cfg.run_as_user, "group": cfg.run_as_group,
                 "mounts": [[m.host_path, m.container_path, m.readonly] for m in cfg.mounts]}
+
+    def _cgroup(self, c: _Container) -> str | None:
+        """A memory cgroup limiting the container to its memory limit (none where cgroups are not ours)."""
+        if not c.config.memory_limit or self.memory_cgroup is None:
+            return None
+        path = self.memory_cgroup / c.id
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            (path / "memory.limit_in_bytes").write_text(str(c.config.memory_limit))
+        except OSError as exc:
+            log.warning("runtime.cgroup_failed", container=c.id[:12], error=str(exc))
+            return None
+        return str(path)
 
     async def start_container(self, container_id: str) -> None:
         c = self._get(container_id)
@@ -458,6 +476,25 @@ class ProcessRuntime:
             await proc.wait()
             raise
         return proc.returncode, out
+
+
+def find_memory_cgroup(root: Path) -> Path | None:
+    """Where container memory cgroups go: a `kubemu-<hash of root>` child of our own cgroup v1 memory
+    cgroup, when we may create it (made with the first limited container); else None."""
+    try:
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        return None
+    mine = next((line.split(":", 2)[2] for line in lines if line.split(":")[1] == "memory"), None)
+    mount = Path("/sys/fs/cgroup/memory")
+    if mine is None or not (mount / "memory.limit_in_bytes").exists():
+        return None
+    import hashlib
+
+    parent = mount / mine.lstrip("/")
+    if not os.access(parent, os.W_OK):
+        return None
+    return parent / f"kubemu-{hashlib.sha256(str(root).encode()).hexdigest()[:12]}"
 
 
 def _controlling_tty() -> None:

@@ -144,10 +144,25 @@ def mount_setup(spec: dict):
     return setup
 
 
+def join_cgroup(cgroup: str):
+    def join() -> None:
+        with open(os.path.join(cgroup, "cgroup.procs"), "w") as f:
+            f.write(str(os.getpid()))
+
+    return join
+
+
 def start(spec: dict) -> subprocess.Popen:
     ids = {}
+    steps = []
+    if spec.get("cgroup"):
+        steps.append(join_cgroup(spec["cgroup"]))
     if spec.get("mounts"):
-        ids = {"preexec_fn": mount_setup(spec)}
+        steps.append(mount_setup(spec))
+    elif spec.get("user") is not None and steps:
+        steps.append(lambda: (os.setgroups([]), os.setgid(spec.get("group") or 0), os.setuid(spec["user"])))
+    if steps:
+        ids = {"preexec_fn": lambda: [step() for step in steps]}
     elif spec.get("user") is not None:
         ids = {"user": spec["user"], "group": spec.get("group") or 0, "extra_groups": []}
     return subprocess.Popen(
@@ -225,15 +240,43 @@ def kill_group(pgid: int) -> None:
         pass
 
 
-def exit_record(proc: subprocess.Popen, started_ns: int) -> dict:
+def oom_killed(cgroup: str | None) -> bool:
+    """Did the kernel's OOM killer act in the container's memory cgroup (v1 `oom_kill N`)?"""
+    if not cgroup:
+        return False
+    try:
+        with open(os.path.join(cgroup, "memory.oom_control")) as f:
+            counts = dict(line.split() for line in f if line.strip())
+    except OSError:
+        return False
+    return int(counts.get("oom_kill", "0")) > 0
+
+
+def remove_cgroup(cgroup: str | None) -> None:
+    for _ in range(50):  # the killed processes may take a moment to leave it
+        try:
+            os.rmdir(cgroup)
+            return
+        except FileNotFoundError:
+            return
+        except OSError:
+            time.sleep(0.02)
+
+
+def exit_record(proc: subprocess.Popen, started_ns: int, cgroup: str | None = None) -> dict:
     code = proc.wait()
     sig = -code if code < 0 else 0
-    return {
+    record = {
         "exitCode": 128 + sig if sig else code,
         "signal": sig,
         "startedAt": started_ns,
         "finishedAt": time.time_ns(),
     }
+    if oom_killed(cgroup):
+        record["reason"] = "OOMKilled"
+    if cgroup:
+        remove_cgroup(cgroup)
+    return record
 
 
 def main() -> None:
@@ -258,7 +301,7 @@ def main() -> None:
     write_json(os.path.join(cdir, "started.json"), started)
     report(status_fd, started)
     pump(proc, logs)
-    record = exit_record(proc, started_ns)
+    record = exit_record(proc, started_ns, spec.get("cgroup"))
     logs.close()
     write_json(os.path.join(cdir, "exit.json"), record)
 

@@ -454,3 +454,15 @@ async def test_volumes_config_map_secret_empty_dir_and_downward_api_are_mounted(
     import os
     assert not os.path.exists(f"{where}/scratch/file")  # the node does not
     shutil.rmtree(where, ignore_errors=True)  # the mount points the container made (empty on the node)
+
+
+async def test_a_container_over_its_memory_limit_is_oom_killed(start_kubelet, api) -> None:
+    k = await start_kubelet()
+    if k.kubelet.runtime.memory_cgroup is None:
+        pytest.skip("no writable memory cgroup on this machine: memory limits are not enforced")
+    hog = {"name": "hog", "image": "python:3.11", "resources": {"limits": {"memory": "64Mi"}},
+           "command": ["python", "-c", "x = bytearray(400 * 1024 * 1024); x[::4096] = b'1' * len(x[::4096])"]}
+    await api.create(PODS, pod_manifest("hog", k.config.node_name, hog, restartPolicy="Never"))
+    pod = await wait_pod(api, "hog", lambda p: p["status"].get("phase") == "Failed", what="Failed")
+    terminated = container_status(pod)["state"]["terminated"]
+    assert (terminated["reason"], terminated["exitCode"]) == ("OOMKilled", 137)
