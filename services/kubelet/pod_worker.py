@@ -6,14 +6,20 @@ As kubelet's podWorkers + syncPod/syncTerminatingPod. Guarantees:
   containers, and does what is missing, so a restarted kubelet picks up where it was.
 - First sight: admission (resources, pods, host ports, nodeSelector); a rejected pod is reported
   Failed with the reason and never run.
-- Running: a sandbox (the pod IP), then init containers one at a time in order, each to exit 0,
-  then the containers in spec order. Image pulls follow imagePullPolicy, with ErrImagePull then
-  ImagePullBackOff; exited containers restart per restartPolicy with CrashLoopBackOff (doubling,
-  capped, reset after a long run). A failed liveness probe kills the container to be restarted.
-- Deleting (deletionTimestamp): every running container gets its stop signal and, after the grace
-  period (at least `minimum_grace_period`), SIGKILL; the sandbox stops; the final status is
+- Running: a sandbox (the pod IP, hostPorts), then init containers one at a time in order, each
+  to exit 0 (a sidecar, restartPolicy Always, only to have started), then the containers in spec
+  order, each with its env, volumes, memory limit and postStart hook. Image pulls follow
+  imagePullPolicy, with ErrImagePull then ImagePullBackOff; exited containers restart per
+  restartPolicy with CrashLoopBackOff (doubling, capped, reset after a long run). A failed liveness
+  probe, a failed postStart hook or a changed container definition kills the container to be
+  restarted. activeDeadlineSeconds ends the pod Failed/DeadlineExceeded. A pod that reached
+  Succeeded/Failed is never run again.
+- Deleting (deletionTimestamp): every running container runs its preStop hook, gets its stop
+  signal and, after the grace period (at least `minimum_grace_period`), SIGKILL; the sandbox stops; the final status is
   reported; then the pod is deleted for good (grace 0, precondition uid), and its sandbox removed.
 - A pod gone from the API altogether is killed and cleaned up the same way.
+- Status is PATCHed when it differs from the last one sent or from the API's copy (the node
+  lifecycle controller may have marked the pod NotReady), not when the informer is only behind.
 - Each step is one log line (`pod.admitted`, `container.started`, `container.exited`, ...) and,
   where Kubernetes has one, one Event (Pulling, Pulled, Created, Started, Killing, BackOff, Failed).
 """

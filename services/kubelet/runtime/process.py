@@ -14,6 +14,10 @@ Guarantees:
   and reported to `on_container_event` handlers.
 - `stop_container(id, timeout)` sends the image's stop signal to the container's main process
   (SIGQUIT for nginx, SIGTERM otherwise), then SIGKILL to its process group after `timeout`.
+- Volumes (`ContainerConfig.mounts`) are bind-mounted in a mount namespace of the container's own
+  (root only), which `exec` joins; a memory limit is enforced by a cgroup v1 memory cgroup when
+  this process may create one (else not enforced), and an OOM kill is reported as OOMKilled.
+- hostPorts of a sandbox are forwarded from the node IP to the pod IP (portmap.py).
 - A container that declares a port below `net.ipv4.ip_unprivileged_port_start` but will run
   without root or CAP_NET_BIND_SERVICE gets a plain message saying so (`port_problem`), which
   becomes its terminated message if it fails.

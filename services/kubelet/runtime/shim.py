@@ -15,6 +15,8 @@ a few milliseconds and does not need the kubelet's packages). Guarantees:
   SIGKILL), as containerd reports it.
 - When the container's main process exits, the rest of its process group is killed, as the end
   of a container's PID namespace would.
+- With `mounts`, the container gets a mount namespace of its own with them bind-mounted; with a
+  `cgroup`, it runs in that memory cgroup, and an OOM kill there is recorded as `OOMKilled`.
 """
 
 import json
