@@ -149,3 +149,35 @@ async def test_fuzzed_bodies_never_500(sq: Raw) -> None:
                 assert body["kind"] == "Status"
         code, body = await sq.put(path + "/a", json.dumps({"metadata": {"name": "a"}, "spec": "x"}))
         assert code < 500, (path, body.get("message"))
+
+
+async def test_fuzzed_updates_and_patches_never_500(sq: Raw) -> None:
+    """Odd shapes in updates, status updates and every patch type: rejected with a Status, never a 500."""
+    objects = {
+        "/api/v1/namespaces/default/pods/a": pod("a"),
+        "/apis/apps/v1/namespaces/default/deployments/d": {
+            "metadata": {"name": "d"}, "spec": {"selector": {"matchLabels": {"a": "b"}}, "template": {
+                "metadata": {"labels": {"a": "b"}}, "spec": {"containers": [{"name": "c", "image": "i"}]}}}},
+        "/api/v1/namespaces/default/services/s": {"metadata": {"name": "s"}, "spec": {"ports": [{"port": 80}]}},
+        "/api/v1/nodes/n": {"metadata": {"name": "n"}},
+    }
+    for path, obj in objects.items():
+        code, body = await sq.post(path.rsplit("/", 1)[0], obj)
+        assert code == 201, body
+    shapes = [None, 1, "x", [], {"spec": None}, {"spec": []}, {"spec": {"containers": None}},
+              {"spec": {"replicas": "many"}}, {"spec": {"ports": [{"port": "x"}]}}, {"status": 5},
+              {"status": {"conditions": "x"}}, {"metadata": {"labels": None}}, {"spec": {"selector": 3}},
+              {"spec": {"template": {"spec": {"containers": [{"name": None}]}}}}]
+    content_types = ["application/merge-patch+json", "application/strategic-merge-patch+json",
+                     "application/apply-patch+yaml"]
+    for path in objects:
+        for shape in shapes:
+            for ct in content_types:
+                code, body = await sq.patch(path, json.dumps(shape), content_type=ct, params={"fieldManager": "f"})
+                assert code < 500, (path, shape, ct, body.get("message") if isinstance(body, dict) else body)
+            for sub in ("", "/status"):
+                code, body = await sq.put(path + sub, json.dumps(shape))
+                assert code < 500, (path + sub, shape, body.get("message") if isinstance(body, dict) else body)
+            code, body = await sq.patch(path, json.dumps([{"op": "replace", "path": "/spec", "value": shape}]),
+                                        content_type="application/json-patch+json")
+            assert code < 500, (path, shape, body)
