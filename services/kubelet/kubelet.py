@@ -34,7 +34,16 @@ from services.kubelet.config import KubeletConfig
 from services.kubelet.node import NodeManager
 from services.kubelet.pod_worker import PodWorker, is_terminal
 from services.kubelet.probes import ProbeManager, ProbeTarget
-from services.kubelet.runtime.cri import LABEL_POD_UID, ContainerEvent, ContainerState, PodSandboxStatus, Runtime, SandboxState
+from services.kubelet.runtime.cri import (
+    LABEL_POD_UID,
+    ContainerEvent,
+    ContainerEventType,
+    ContainerState,
+    CRIError,
+    PodSandboxStatus,
+    Runtime,
+    SandboxState,
+)
 
 log = get_logger()
 HOUSEKEEPING_SECONDS = 10.0
@@ -163,6 +172,12 @@ class Kubelet:
         return True
 
     def _on_container_event(self, event: ContainerEvent) -> None:
+        worker = self.workers.get(event.pod_uid)
+        if event.type is ContainerEventType.STOPPED and worker is not None:
+            with contextlib.suppress(CRIError):
+                c = self.runtime.container_status(event.container_id)
+                log.info("container.exited", key=worker.key, container=c.metadata.name, exit_code=c.exit_code,
+                         reason=c.reason, attempt=c.metadata.attempt)
         self.wake_pod(event.pod_uid)
 
     def wake_pod(self, uid: str) -> None:

@@ -657,9 +657,7 @@ class PodWorker:
                          field_path=f"spec.{'containers' if name in spec_names else 'initContainers'}{{{name}}}")
         specs = (pod or {}).get("spec", {}).get("containers", []) + ((pod or {}).get("spec", {}).get("initContainers") or [])
         spec = next((s for s in specs if s["name"] == name), None)
-        await self.stop_with_hooks(pod, spec, c, grace)
-        status = self.k.runtime.container_status(c.id)
-        log.info("container.exited", key=self.key, container=name, exit_code=status.exit_code, reason=status.reason)
+        await self.stop_with_hooks(pod, spec, c, grace)  # its exit is logged as container.exited by the kubelet
 
     async def stop_sandbox(self) -> None:
         sandbox = self.sandbox_id or (self.k.find_sandbox(self.uid).id if self.k.find_sandbox(self.uid) else "")
