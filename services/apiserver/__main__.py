@@ -20,7 +20,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="address to serve HTTPS on (env KUBEMU_BIND_ADDRESS)")
     p.add_argument("--port", "--secure-port", type=int, default=int(env_default("KUBEMU_PORT", "6443")),
                    help="HTTPS port (env KUBEMU_PORT)")
-    p.add_argument("--storage", choices=["etcd", "embedded", "memory"], default=env_default("KUBEMU_STORAGE"),
+    p.add_argument("--storage", choices=["etcd", "embedded"], default=env_default("KUBEMU_STORAGE"),
                    help="store (default: etcd when --etcd-servers is given, else embedded; env KUBEMU_STORAGE)")
     p.add_argument("--etcd-servers", default=env_default("KUBEMU_ETCD_SERVERS"),
                    help="comma-separated etcd URLs (env KUBEMU_ETCD_SERVERS)")

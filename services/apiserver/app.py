@@ -87,10 +87,6 @@ def _track_allocations(allocator: ServiceAllocator, event: Any) -> None:
 
 
 def open_store(config: ApiServerConfig) -> Any:
-    if config.storage == "memory":
-        from services.apiserver.memstore import MemoryBackend
-
-        return MemoryBackend()
     from services.apiserver.storage import open_backend
 
     if config.storage == "embedded":

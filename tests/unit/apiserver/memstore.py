@@ -1,4 +1,4 @@
-"""An in-memory `Backend` (storage/base.py semantics) for unit tests and `--storage memory`.
+"""An in-memory `Backend` (storage/base.py semantics) for unit tests only.
 
 Guarantees: the storage interface's revision, CAS, snapshot-list, watch and compaction semantics,
 in one process, with nothing persisted. The real backends (etcd, embedded SQLite) live in

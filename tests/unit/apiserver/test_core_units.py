@@ -11,7 +11,7 @@ import pytest
 from services.apiserver import errors
 from services.apiserver.allocator import AllocationError, IPAllocator, PortAllocator, ServiceAllocator
 from services.apiserver.auth import TokenAuthenticator, parse_token_file
-from services.apiserver.memstore import MemoryBackend
+from tests.unit.apiserver.memstore import MemoryBackend
 from services.apiserver.objectstore import decode
 from services.apiserver.protobuf import ProtobufError
 from services.apiserver.protobuf import decode as pb_decode
