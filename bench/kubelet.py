@@ -9,6 +9,9 @@ each pod's `status.phase` is first Running. Latency = that moment - the moment i
   (64 in flight), so every pod queues behind the others' process starts on the same 2 cores.
 - hollow: 1,000 pods on 100 hollow nodes (fake runtime, one kubelet process), burst and paced.
 The store is the test etcd when KUBEMU_TEST_ETCD is set, else the embedded SQLite store.
+In burst mode the API server's write rate sets the pace: each pod is a create, a status PATCH and
+four Events (Pulling, Pulled, Created, Started) written while the other pods' creates arrive.
+BENCH_KUBELET_LOG_LEVEL=info keeps the kubelets' lifecycle lines (in the case's temporary dir).
 """
 
 from __future__ import annotations
@@ -97,7 +100,7 @@ class Cluster:
         proc = subprocess.Popen(
             [sys.executable, "-m", "services.kubelet", "--kubeconfig", str(self.api.handle.kubeconfig),
              "--node-name", name, "--node-ip", ip, "--port", str(port), "--root-dir", str(root),
-             "--log-format", "json", "--log-level", "warning", "--cpu", "32", "--memory", "64Gi", *extra],
+             "--log-format", "json", "--log-level", os.environ.get("BENCH_KUBELET_LOG_LEVEL", "warning"), "--cpu", "32", "--memory", "64Gi", *extra],
             cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=(self.tmp / f"{name}.log").open("wb"))
         self.kubelets.append((proc, f"http://{ip}:{port}/readyz"))
 

@@ -140,7 +140,7 @@ class ProcessRuntime:
         self.images: dict[str, ImageRef] = {}
         self._handlers: list[ContainerEventHandler] = []
         self._pidfds: dict[str, int] = {}
-        self._executor = ThreadPoolExecutor(max_workers=32, thread_name_prefix="process-runtime")
+        self._executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="process-runtime")
         self._loop: asyncio.AbstractEventLoop | None = None
 
     # lifecycle
