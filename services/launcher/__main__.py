@@ -20,7 +20,7 @@ from services.launcher.cluster import Cluster, Settings, ensure_tokens, write_ku
 from services.launcher.console import Console, render
 
 
-def usage(s: Settings) -> str:
+def usage(s: Settings, *, detached: bool = False) -> str:
     kubeconfig = s.kubeconfig("admin")
     token_cmd = f"$(awk -F, '$2==\"kubernetes-admin\"{{print $1}}' {s.state_dir / 'tokens.csv'})"
     return "\n".join([
@@ -30,7 +30,7 @@ def usage(s: Settings) -> str:
         f"  kubectl:     kubectl --kubeconfig {kubeconfig} get nodes",
         f"  curl:        curl --cacert {s.ca_file} -H \"Authorization: Bearer {token_cmd}\" {s.server}/api/v1/nodes",
         f"  logs:        {s.logs_dir}/<component>.log   (make logs C=scheduler)",
-        "  stop:        Ctrl-C here, or `make down` for a cluster started with DETACH=1",
+        "  stop:        " + ("make down" if detached else "Ctrl-C here"),
         "",
     ])
 
@@ -105,7 +105,7 @@ def _detach(s: Settings) -> int:
             print(f"the launcher exited with code {proc.returncode}; see {s.state_dir / 'launcher.log'}", file=sys.stderr)
             return 1
         time.sleep(0.2)
-    print(usage(s))
+    print(usage(s, detached=True))
     return 0
 
 
