@@ -15,7 +15,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from services.apiserver import codec, compat, errors
+from services.apiserver import codec, compat, errors, openapi_v2
 from services.apiserver.auth import UserInfo
 from services.apiserver.handlers import RETURN_DELETED, Api, now_rfc3339
 from services.apiserver.registry import Resource
@@ -59,6 +59,13 @@ async def api_root(request: web.Request) -> web.StreamResponse:
 
 async def openapi(request: web.Request) -> web.Response:
     api = request.app[API_KEY]
+    if request.path.rstrip("/") == "/openapi/v2":
+        # kubectl 1.27/1.28 validate with the v2 document, and ask for it as protobuf
+        if "protobuf" in request.headers.get("Accept", ""):
+            body = openapi_v2.openapi_v2_protobuf(api.registry)
+            return web.Response(body=body, headers={"Content-Type": openapi_v2.PROTOBUF_CONTENT_TYPE})
+        return web.Response(body=codec.orjson.dumps(openapi_v2.openapi_v2(api.registry)),
+                            headers={"Content-Type": "application/json"})
     found = compat.openapi_document(api.registry, request.path)
     if found is None:
         raise errors.path_not_found()
