@@ -3,6 +3,9 @@
 Guarantees:
 - `add_common_flags` gives every component the same `--log-format`/`--log-level` flags, each with
   an environment equivalent (`KUBEMU_LOG_FORMAT`, `KUBEMU_LOG_LEVEL`).
+- `add_flag` adds a flag whose default comes from an environment variable (parsed with the flag's
+  own `type`, so env and command line mean the same); its help names the variable and the default.
+  `parse_bool` is the `type` for boolean flags ("1"/"true"/"yes"/"on", any case, are true).
 - `run_service` serves an aiohttp application; SIGTERM/SIGINT only set an event, then the
   application is shut down gracefully (its `cleanup_ctx` and `on_shutdown` run) within
   `shutdown_timeout`, after which whatever is left is cancelled.
@@ -35,6 +38,29 @@ STOP_EVENT = web.AppKey("stop_event", asyncio.Event)
 def env_default(name: str, default: str | None = None) -> str | None:
     """The value of environment variable `name`, or `default` (flags override both)."""
     return os.environ.get(name, default)
+
+
+def parse_bool(text: object) -> bool:
+    """A flag's boolean value: "1", "true", "yes" or "on" (any case) are true, anything else false."""
+    return str(text).lower() in ("1", "true", "yes", "on")
+
+
+def add_flag(
+    parser: argparse.ArgumentParser,
+    *names: str,
+    env: str,
+    default: object,
+    type: Callable[[str], object] = str,  # argparse's own names, shadowing the builtins on purpose
+    help: str = "",
+    dest: str | None = None,
+) -> None:
+    """Add flag `names` to `parser`, defaulting to `type(env or str(default))`.
+
+    The help text gets " (env ENV; default DEFAULT)" appended.
+    """
+    extra = {"dest": dest} if dest is not None else {}
+    parser.add_argument(*names, type=type, default=type(env_default(env, str(default))),
+                        help=f"{help} (env {env}; default {default})", **extra)
 
 
 def add_common_flags(parser: argparse.ArgumentParser) -> None:

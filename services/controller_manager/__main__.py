@@ -5,20 +5,11 @@ from __future__ import annotations
 import argparse
 
 from shared.client import ApiClient, add_client_flags
-from shared.service import add_common_flags, env_default, run_service, setup_logging
+from shared.service import add_common_flags, add_flag, parse_bool, run_service, setup_logging
 
 from services.controller_manager import controllers as registry
 from services.controller_manager.app import create_app
 from services.controller_manager.config import ControllerManagerConfig
-
-
-def _flag(parser: argparse.ArgumentParser, name: str, env: str, default: object, type_=str, help_: str = "") -> None:
-    parser.add_argument(name, type=type_, default=type_(env_default(env, str(default))),
-                        help=f"{help_} (env {env}; default {default})")
-
-
-def _bool(text: str) -> bool:
-    return str(text).lower() in ("1", "true", "yes", "on")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -26,46 +17,53 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add_common_flags(p)
     add_client_flags(p)
     d = ControllerManagerConfig()
-    _flag(p, "--controllers", "KUBEMU_CONTROLLERS", d.controllers, str,
-          'controllers to run: "*" = all, "foo" enables, "-foo" disables')
-    _flag(p, "--bind-address", "KUBEMU_CM_BIND_ADDRESS", d.bind_address, str, "address of the health/metrics server")
-    p.add_argument("--secure-port", "--port", dest="port", type=int,
-                   default=int(env_default("KUBEMU_CM_PORT", str(d.port))),
-                   help=f"health/metrics port, plain HTTP in kubemu (env KUBEMU_CM_PORT; default {d.port})")
-    _flag(p, "--node-monitor-period", "KUBEMU_NODE_MONITOR_PERIOD", d.node_monitor_period, float,
-          "seconds between node health checks")
-    _flag(p, "--node-monitor-grace-period", "KUBEMU_NODE_MONITOR_GRACE_PERIOD", d.node_monitor_grace_period, float,
-          "seconds without a Lease renewal before a node is marked Unknown")
-    _flag(p, "--node-startup-grace-period", "KUBEMU_NODE_STARTUP_GRACE_PERIOD", d.node_startup_grace_period, float,
-          "seconds a new node may take to post its first status")
-    _flag(p, "--node-eviction-rate", "KUBEMU_NODE_EVICTION_RATE", d.node_eviction_rate, float,
-          "nodes per second whose pods may be evicted (NoExecute taint) in a healthy zone")
-    _flag(p, "--secondary-node-eviction-rate", "KUBEMU_SECONDARY_NODE_EVICTION_RATE", d.secondary_node_eviction_rate,
-          float, "the same in a partially disrupted zone larger than --large-cluster-size-threshold")
-    _flag(p, "--unhealthy-zone-threshold", "KUBEMU_UNHEALTHY_ZONE_THRESHOLD", d.unhealthy_zone_threshold, float,
-          "fraction of not-ready nodes (at least 3) that makes a zone partially disrupted")
-    _flag(p, "--large-cluster-size-threshold", "KUBEMU_LARGE_CLUSTER_SIZE_THRESHOLD", d.large_cluster_size_threshold,
-          int, "zones larger than this keep evicting at the secondary rate when partially disrupted")
-    _flag(p, "--allocate-node-cidrs", "KUBEMU_ALLOCATE_NODE_CIDRS", d.allocate_node_cidrs, _bool,
-          "give each node a spec.podCIDR from --cluster-cidr")
-    _flag(p, "--cluster-cidr", "KUBEMU_CLUSTER_CIDR", d.cluster_cidr, str, "CIDR of all pods")
-    _flag(p, "--node-cidr-mask-size", "KUBEMU_NODE_CIDR_MASK_SIZE", d.node_cidr_mask_size, int,
-          "prefix length of each node's pod CIDR")
+    add_flag(p, "--controllers", env="KUBEMU_CONTROLLERS", default=d.controllers,
+             help='controllers to run: "*" = all, "foo" enables, "-foo" disables')
+    add_flag(p, "--bind-address", env="KUBEMU_CM_BIND_ADDRESS", default=d.bind_address,
+             help="address of the health/metrics server")
+    add_flag(p, "--secure-port", "--port", dest="port", env="KUBEMU_CM_PORT", default=d.port, type=int,
+             help="health/metrics port, plain HTTP in kubemu")
+    add_flag(p, "--node-monitor-period", env="KUBEMU_NODE_MONITOR_PERIOD", default=d.node_monitor_period,
+             type=float, help="seconds between node health checks")
+    add_flag(p, "--node-monitor-grace-period", env="KUBEMU_NODE_MONITOR_GRACE_PERIOD",
+             default=d.node_monitor_grace_period, type=float,
+             help="seconds without a Lease renewal before a node is marked Unknown")
+    add_flag(p, "--node-startup-grace-period", env="KUBEMU_NODE_STARTUP_GRACE_PERIOD",
+             default=d.node_startup_grace_period, type=float,
+             help="seconds a new node may take to post its first status")
+    add_flag(p, "--node-eviction-rate", env="KUBEMU_NODE_EVICTION_RATE", default=d.node_eviction_rate, type=float,
+             help="nodes per second whose pods may be evicted (NoExecute taint) in a healthy zone")
+    add_flag(p, "--secondary-node-eviction-rate", env="KUBEMU_SECONDARY_NODE_EVICTION_RATE",
+             default=d.secondary_node_eviction_rate, type=float,
+             help="the same in a partially disrupted zone larger than --large-cluster-size-threshold")
+    add_flag(p, "--unhealthy-zone-threshold", env="KUBEMU_UNHEALTHY_ZONE_THRESHOLD",
+             default=d.unhealthy_zone_threshold, type=float,
+             help="fraction of not-ready nodes (at least 3) that makes a zone partially disrupted")
+    add_flag(p, "--large-cluster-size-threshold", env="KUBEMU_LARGE_CLUSTER_SIZE_THRESHOLD",
+             default=d.large_cluster_size_threshold, type=int,
+             help="zones larger than this keep evicting at the secondary rate when partially disrupted")
+    add_flag(p, "--allocate-node-cidrs", env="KUBEMU_ALLOCATE_NODE_CIDRS", default=d.allocate_node_cidrs,
+             type=parse_bool, help="give each node a spec.podCIDR from --cluster-cidr")
+    add_flag(p, "--cluster-cidr", env="KUBEMU_CLUSTER_CIDR", default=d.cluster_cidr, help="CIDR of all pods")
+    add_flag(p, "--node-cidr-mask-size", env="KUBEMU_NODE_CIDR_MASK_SIZE", default=d.node_cidr_mask_size, type=int,
+             help="prefix length of each node's pod CIDR")
     for opt in ("concurrent_deployment_syncs", "concurrent_replicaset_syncs", "concurrent_service_endpoint_syncs",
                 "concurrent_gc_syncs", "concurrent_namespace_syncs", "max_endpoints_per_slice",
                 "terminated_pod_gc_threshold"):
-        _flag(p, "--" + opt.replace("_", "-"), "KUBEMU_" + opt.upper(), getattr(d, opt), int, opt.replace("_", " "))
-    _flag(p, "--leader-elect", "KUBEMU_LEADER_ELECT", d.leader_elect, _bool, "run only while holding the Lease")
-    _flag(p, "--leader-elect-lease-duration", "KUBEMU_LEADER_ELECT_LEASE_DURATION", d.leader_elect_lease_duration,
-          float, "seconds")
-    _flag(p, "--leader-elect-renew-deadline", "KUBEMU_LEADER_ELECT_RENEW_DEADLINE", d.leader_elect_renew_deadline,
-          float, "seconds")
-    _flag(p, "--leader-elect-retry-period", "KUBEMU_LEADER_ELECT_RETRY_PERIOD", d.leader_elect_retry_period,
-          float, "seconds")
-    _flag(p, "--leader-elect-resource-name", "KUBEMU_LEADER_ELECT_RESOURCE_NAME", d.leader_elect_resource_name,
-          str, "Lease name")
-    _flag(p, "--leader-elect-resource-namespace", "KUBEMU_LEADER_ELECT_RESOURCE_NAMESPACE",
-          d.leader_elect_resource_namespace, str, "Lease namespace")
+        add_flag(p, "--" + opt.replace("_", "-"), env="KUBEMU_" + opt.upper(), default=getattr(d, opt), type=int,
+                 help=opt.replace("_", " "))
+    add_flag(p, "--leader-elect", env="KUBEMU_LEADER_ELECT", default=d.leader_elect, type=parse_bool,
+             help="run only while holding the Lease")
+    add_flag(p, "--leader-elect-lease-duration", env="KUBEMU_LEADER_ELECT_LEASE_DURATION",
+             default=d.leader_elect_lease_duration, type=float, help="seconds")
+    add_flag(p, "--leader-elect-renew-deadline", env="KUBEMU_LEADER_ELECT_RENEW_DEADLINE",
+             default=d.leader_elect_renew_deadline, type=float, help="seconds")
+    add_flag(p, "--leader-elect-retry-period", env="KUBEMU_LEADER_ELECT_RETRY_PERIOD",
+             default=d.leader_elect_retry_period, type=float, help="seconds")
+    add_flag(p, "--leader-elect-resource-name", env="KUBEMU_LEADER_ELECT_RESOURCE_NAME",
+             default=d.leader_elect_resource_name, help="Lease name")
+    add_flag(p, "--leader-elect-resource-namespace", env="KUBEMU_LEADER_ELECT_RESOURCE_NAMESPACE",
+             default=d.leader_elect_resource_namespace, help="Lease namespace")
     args = p.parse_args(argv)
     try:
         registry.selected(args.controllers)

@@ -5,18 +5,9 @@ from __future__ import annotations
 import argparse
 
 from shared.client import ApiClient, add_client_flags
-from shared.service import add_common_flags, env_default, run_service, setup_logging
+from shared.service import add_common_flags, add_flag, parse_bool, run_service, setup_logging
 from services.scheduler.app import create_app
 from services.scheduler.config import SchedulerConfig
-
-
-def _bool(text: str) -> bool:
-    return str(text).lower() in ("1", "true", "yes", "on")
-
-
-def _flag(parser: argparse.ArgumentParser, name: str, env: str, default: object, type_=str, help_: str = "") -> None:
-    parser.add_argument(name, type=type_, default=type_(env_default(env, str(default))),
-                        help=f"{help_} (env {env}; default {default})")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -24,29 +15,31 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add_common_flags(p)
     add_client_flags(p)
     d = SchedulerConfig()
-    _flag(p, "--scheduler-name", "KUBEMU_SCHEDULER_NAME", d.scheduler_name, str,
-          "the profile's name: pods with this spec.schedulerName are scheduled")
-    _flag(p, "--percentage-of-nodes-to-score", "KUBEMU_PERCENTAGE_OF_NODES_TO_SCORE", d.percentage_of_nodes_to_score,
-          int, "percent of nodes to find feasible before scoring; 0 = adaptive")
-    _flag(p, "--bind-address", "KUBEMU_SCHEDULER_BIND_ADDRESS", d.bind_address, str,
-          "address of the health/metrics server")
-    _flag(p, "--secure-port", "KUBEMU_SCHEDULER_PORT", d.secure_port, int,
-          "port of the health/metrics server (kube-scheduler's port; plain HTTP here)")
-    _flag(p, "--leader-elect", "KUBEMU_LEADER_ELECT", d.leader_elect, _bool, "schedule only while holding the Lease")
-    _flag(p, "--leader-elect-lease-duration", "KUBEMU_LEADER_ELECT_LEASE_DURATION", d.leader_elect_lease_duration,
-          float, "seconds")
-    _flag(p, "--leader-elect-renew-deadline", "KUBEMU_LEADER_ELECT_RENEW_DEADLINE", d.leader_elect_renew_deadline,
-          float, "seconds")
-    _flag(p, "--leader-elect-retry-period", "KUBEMU_LEADER_ELECT_RETRY_PERIOD", d.leader_elect_retry_period,
-          float, "seconds")
-    _flag(p, "--leader-elect-resource-name", "KUBEMU_LEADER_ELECT_RESOURCE_NAME", d.leader_elect_resource_name,
-          str, "Lease name")
-    _flag(p, "--leader-elect-resource-namespace", "KUBEMU_LEADER_ELECT_RESOURCE_NAMESPACE",
-          d.leader_elect_resource_namespace, str, "Lease namespace")
-    _flag(p, "--pod-initial-backoff-seconds", "KUBEMU_POD_INITIAL_BACKOFF_SECONDS", d.pod_initial_backoff_seconds,
-          float, "first backoff of a pod that failed")
-    _flag(p, "--pod-max-backoff-seconds", "KUBEMU_POD_MAX_BACKOFF_SECONDS", d.pod_max_backoff_seconds, float,
-          "longest backoff of a pod that failed")
+    add_flag(p, "--scheduler-name", env="KUBEMU_SCHEDULER_NAME", default=d.scheduler_name,
+             help="the profile's name: pods with this spec.schedulerName are scheduled")
+    add_flag(p, "--percentage-of-nodes-to-score", env="KUBEMU_PERCENTAGE_OF_NODES_TO_SCORE",
+             default=d.percentage_of_nodes_to_score, type=int,
+             help="percent of nodes to find feasible before scoring; 0 = adaptive")
+    add_flag(p, "--bind-address", env="KUBEMU_SCHEDULER_BIND_ADDRESS", default=d.bind_address,
+             help="address of the health/metrics server")
+    add_flag(p, "--secure-port", env="KUBEMU_SCHEDULER_PORT", default=d.secure_port, type=int,
+             help="port of the health/metrics server (kube-scheduler's port; plain HTTP here)")
+    add_flag(p, "--leader-elect", env="KUBEMU_LEADER_ELECT", default=d.leader_elect, type=parse_bool,
+             help="schedule only while holding the Lease")
+    add_flag(p, "--leader-elect-lease-duration", env="KUBEMU_LEADER_ELECT_LEASE_DURATION",
+             default=d.leader_elect_lease_duration, type=float, help="seconds")
+    add_flag(p, "--leader-elect-renew-deadline", env="KUBEMU_LEADER_ELECT_RENEW_DEADLINE",
+             default=d.leader_elect_renew_deadline, type=float, help="seconds")
+    add_flag(p, "--leader-elect-retry-period", env="KUBEMU_LEADER_ELECT_RETRY_PERIOD",
+             default=d.leader_elect_retry_period, type=float, help="seconds")
+    add_flag(p, "--leader-elect-resource-name", env="KUBEMU_LEADER_ELECT_RESOURCE_NAME",
+             default=d.leader_elect_resource_name, help="Lease name")
+    add_flag(p, "--leader-elect-resource-namespace", env="KUBEMU_LEADER_ELECT_RESOURCE_NAMESPACE",
+             default=d.leader_elect_resource_namespace, help="Lease namespace")
+    add_flag(p, "--pod-initial-backoff-seconds", env="KUBEMU_POD_INITIAL_BACKOFF_SECONDS",
+             default=d.pod_initial_backoff_seconds, type=float, help="first backoff of a pod that failed")
+    add_flag(p, "--pod-max-backoff-seconds", env="KUBEMU_POD_MAX_BACKOFF_SECONDS",
+             default=d.pod_max_backoff_seconds, type=float, help="longest backoff of a pod that failed")
     return p.parse_args(argv)
 
 
