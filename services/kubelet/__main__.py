@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from shared.client import ApiClient, add_client_flags
-from shared.service import add_common_flags, env_default, run_service, setup_logging
+from shared.service import add_common_flags, add_flag, env_default, run_service, setup_logging
 from services.kubelet.app import create_app
 from services.kubelet.config import KubeletConfig
 
@@ -50,56 +50,50 @@ def default_node_ip(node_name: str) -> str:
     return f"127.0.1.{n}" if 0 < n < 255 else "127.0.1.1"
 
 
-def _flag(p: argparse.ArgumentParser, *names: str, env: str, default: object, type_=str, help_: str = "") -> None:
-    raw = env_default(env)
-    p.add_argument(*names, type=type_, default=type_(raw) if raw is not None else default,
-                   help=f"{help_} (env {env}; default {default})")
-
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     d = KubeletConfig()
     p = argparse.ArgumentParser(prog="kubelet", description="kubemu's kubelet")
     add_common_flags(p)
     add_client_flags(p)
-    _flag(p, "--node-name", "--hostname-override", env="KUBEMU_NODE_NAME", default=d.node_name,
-          help_="this node's name")
-    _flag(p, "--node-ip", env="KUBEMU_NODE_IP", default="", help_="InternalIP; node-N -> 127.0.1.N")
-    _flag(p, "--port", env="KUBEMU_KUBELET_PORT", default=d.port, type_=int, help_="the kubelet API's port")
-    _flag(p, "--pod-cidr", env="KUBEMU_POD_CIDR", default="", help_="pod CIDR when the Node has no spec.podCIDR")
-    _flag(p, "--max-pods", env="KUBEMU_MAX_PODS", default=d.max_pods, type_=int)
-    _flag(p, "--cpu", env="KUBEMU_NODE_CPU", default=d.cpu, help_="the node's CPU capacity")
-    _flag(p, "--memory", env="KUBEMU_NODE_MEMORY", default=d.memory, help_="the node's memory capacity")
-    _flag(p, "--root-dir", env="KUBEMU_KUBELET_ROOT_DIR", default="",
-          help_="state: sandboxes, containers, logs; default .kubemu/kubelet/<node>")
+    add_flag(p, "--node-name", "--hostname-override", env="KUBEMU_NODE_NAME", default=d.node_name,
+          help="this node's name")
+    add_flag(p, "--node-ip", env="KUBEMU_NODE_IP", default="", help="InternalIP; node-N -> 127.0.1.N")
+    add_flag(p, "--port", env="KUBEMU_KUBELET_PORT", default=d.port, type=int, help="the kubelet API's port")
+    add_flag(p, "--pod-cidr", env="KUBEMU_POD_CIDR", default="", help="pod CIDR when the Node has no spec.podCIDR")
+    add_flag(p, "--max-pods", env="KUBEMU_MAX_PODS", default=d.max_pods, type=int)
+    add_flag(p, "--cpu", env="KUBEMU_NODE_CPU", default=d.cpu, help="the node's CPU capacity")
+    add_flag(p, "--memory", env="KUBEMU_NODE_MEMORY", default=d.memory, help="the node's memory capacity")
+    add_flag(p, "--root-dir", env="KUBEMU_KUBELET_ROOT_DIR", default="",
+          help="state: sandboxes, containers, logs; default .kubemu/kubelet/<node>")
     p.add_argument("--runtime", "--container-runtime", choices=["process", "fake"],
                    default=env_default("KUBEMU_KUBELET_RUNTIME", d.runtime), help="container runtime")
-    _flag(p, "--fake-start-delay", env="KUBEMU_FAKE_START_DELAY", default=0.0, type_=duration,
-          help_="how long a fake container takes to run")
-    _flag(p, "--node-labels", env="KUBEMU_NODE_LABELS", default={}, type_=key_values, help_="k=v,k2=v2")
-    _flag(p, "--register-with-taints", env="KUBEMU_REGISTER_WITH_TAINTS", default=[], type_=taints,
-          help_="key=value:Effect,...")
-    _flag(p, "--node-status-update-frequency", env="KUBEMU_NODE_STATUS_UPDATE_FREQUENCY",
-          default=d.node_status_update_frequency, type_=duration)
-    _flag(p, "--node-status-report-frequency", env="KUBEMU_NODE_STATUS_REPORT_FREQUENCY",
-          default=d.node_status_report_frequency, type_=duration)
-    _flag(p, "--node-lease-duration-seconds", "--node-lease-duration", env="KUBEMU_NODE_LEASE_DURATION",
-          default=d.node_lease_duration_seconds, type_=int)
-    _flag(p, "--node-lease-renew-interval", env="KUBEMU_NODE_LEASE_RENEW_INTERVAL",
-          default=d.node_lease_renew_interval, type_=duration)
-    _flag(p, "--crashloop-backoff-base", env="KUBEMU_CRASHLOOP_BACKOFF_BASE", default=d.crashloop_backoff_base,
-          type_=duration)
-    _flag(p, "--crashloop-backoff-max", env="KUBEMU_CRASHLOOP_BACKOFF_MAX", default=d.crashloop_backoff_max,
-          type_=duration)
-    _flag(p, "--image-pull-backoff-base", env="KUBEMU_IMAGE_PULL_BACKOFF_BASE", default=d.image_pull_backoff_base,
-          type_=duration)
-    _flag(p, "--image-pull-backoff-max", env="KUBEMU_IMAGE_PULL_BACKOFF_MAX", default=d.image_pull_backoff_max,
-          type_=duration)
-    _flag(p, "--sync-frequency", env="KUBEMU_SYNC_FREQUENCY", default=d.sync_frequency, type_=duration)
-    _flag(p, "--minimum-grace-period", env="KUBEMU_MINIMUM_GRACE_PERIOD", default=d.minimum_grace_period,
-          type_=duration, help_="least seconds a container gets between its stop signal and SIGKILL")
-    _flag(p, "--hollow-nodes", env="KUBEMU_HOLLOW_NODES", default=0, type_=int,
-          help_="run this many fake-runtime nodes in this process")
-    _flag(p, "--hollow-node-prefix", env="KUBEMU_HOLLOW_NODE_PREFIX", default=d.hollow_node_prefix)
+    add_flag(p, "--fake-start-delay", env="KUBEMU_FAKE_START_DELAY", default=0.0, type=duration,
+          help="how long a fake container takes to run")
+    add_flag(p, "--node-labels", env="KUBEMU_NODE_LABELS", default="", type=key_values, help="k=v,k2=v2")
+    add_flag(p, "--register-with-taints", env="KUBEMU_REGISTER_WITH_TAINTS", default="", type=taints,
+          help="key=value:Effect,...")
+    add_flag(p, "--node-status-update-frequency", env="KUBEMU_NODE_STATUS_UPDATE_FREQUENCY",
+          default=d.node_status_update_frequency, type=duration)
+    add_flag(p, "--node-status-report-frequency", env="KUBEMU_NODE_STATUS_REPORT_FREQUENCY",
+          default=d.node_status_report_frequency, type=duration)
+    add_flag(p, "--node-lease-duration-seconds", "--node-lease-duration", env="KUBEMU_NODE_LEASE_DURATION",
+          default=d.node_lease_duration_seconds, type=int)
+    add_flag(p, "--node-lease-renew-interval", env="KUBEMU_NODE_LEASE_RENEW_INTERVAL",
+          default=d.node_lease_renew_interval, type=duration)
+    add_flag(p, "--crashloop-backoff-base", env="KUBEMU_CRASHLOOP_BACKOFF_BASE", default=d.crashloop_backoff_base,
+          type=duration)
+    add_flag(p, "--crashloop-backoff-max", env="KUBEMU_CRASHLOOP_BACKOFF_MAX", default=d.crashloop_backoff_max,
+          type=duration)
+    add_flag(p, "--image-pull-backoff-base", env="KUBEMU_IMAGE_PULL_BACKOFF_BASE", default=d.image_pull_backoff_base,
+          type=duration)
+    add_flag(p, "--image-pull-backoff-max", env="KUBEMU_IMAGE_PULL_BACKOFF_MAX", default=d.image_pull_backoff_max,
+          type=duration)
+    add_flag(p, "--sync-frequency", env="KUBEMU_SYNC_FREQUENCY", default=d.sync_frequency, type=duration)
+    add_flag(p, "--minimum-grace-period", env="KUBEMU_MINIMUM_GRACE_PERIOD", default=d.minimum_grace_period,
+          type=duration, help="least seconds a container gets between its stop signal and SIGKILL")
+    add_flag(p, "--hollow-nodes", env="KUBEMU_HOLLOW_NODES", default=0, type=int,
+          help="run this many fake-runtime nodes in this process")
+    add_flag(p, "--hollow-node-prefix", env="KUBEMU_HOLLOW_NODE_PREFIX", default=d.hollow_node_prefix)
     return p.parse_args(argv)
 
 
