@@ -123,6 +123,9 @@ class _Seen:
     count: int
 
 
+DROP_LOG_INTERVAL = 10.0  # seconds between two event.dropped warnings
+
+
 class EventRecorder:
     def __init__(self, client: ApiClient, component: str, host: str | None = None, *,
                  max_queued: int = 1000, cache_size: int = 4096, retries: int = 3,
@@ -135,6 +138,8 @@ class EventRecorder:
         self._task: asyncio.Task | None = None
         self._seen: OrderedDict[tuple, _Seen] = OrderedDict()
         self.dropped = 0
+        self._drops_unlogged = 0
+        self._last_drop_log = -DROP_LOG_INTERVAL
         self._loop: asyncio.AbstractEventLoop | None = None
         self._correlator = _Correlator(max_similar=max_similar, spam_burst=spam_burst, cache_size=cache_size)
 
@@ -163,8 +168,17 @@ class EventRecorder:
             queue.put_nowait(pending)
         except (RuntimeError, asyncio.QueueFull) as exc:
             self.dropped += 1
-            log.warning("event.dropped", key=_key(pending.ref), reason=reason, type=type,
-                        why="queue full" if isinstance(exc, asyncio.QueueFull) else str(exc))
+            self._log_drop(pending, "queue full" if isinstance(exc, asyncio.QueueFull) else str(exc))
+
+    def _log_drop(self, pending: _Pending, why: str) -> None:
+        """One warning per DROP_LOG_INTERVAL at most: a flood of drops must not become a flood of logs."""
+        self._drops_unlogged += 1
+        now = time.monotonic()
+        if now - self._last_drop_log < DROP_LOG_INTERVAL:
+            return
+        log.warning("event.dropped", key=_key(pending.ref), reason=pending.reason, type=pending.type, why=why,
+                    dropped_since_last_warning=self._drops_unlogged, dropped_total=self.dropped)
+        self._last_drop_log, self._drops_unlogged = now, 0
 
     def eventf(self, obj: dict[str, Any], type: str, reason: str, fmt: str, *args: Any) -> None:
         self.event(obj, type, reason, fmt % args if args else fmt)

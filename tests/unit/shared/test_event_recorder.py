@@ -6,6 +6,8 @@ import asyncio
 import re
 
 import pytest
+import structlog
+import structlog.testing
 
 from shared.events import EventRecorder, object_reference
 
@@ -123,6 +125,17 @@ async def test_full_queue_drops_instead_of_blocking(fake_api, fake_client) -> No
     assert rec.dropped == 7
     await rec.close()
     assert len(events(api, "web")) == 3
+
+
+async def test_a_flood_of_drops_is_one_warning(fake_client) -> None:
+    rec = EventRecorder(fake_client, component="c", host="h", max_queued=1, spam_burst=None)
+    with structlog.testing.capture_logs() as logs:
+        for i in range(50):
+            rec.event(POD, "Normal", "R", f"message {i}")
+    warnings = [e for e in logs if e["event"] == "event.dropped"]
+    assert rec.dropped == 49
+    assert len(warnings) == 1 and warnings[0]["dropped_since_last_warning"] == 1
+    await rec.close()
 
 
 async def test_failed_write_is_logged_and_skipped(fake_api, recorder) -> None:
