@@ -16,6 +16,7 @@ from datetime import datetime
 
 from shared.client import NotFound
 from shared.resources import NODES, PODS
+from shared.taints import tolerates
 
 from shared.logging import get_logger
 
@@ -33,20 +34,6 @@ from services.controller_manager.objects import (
 )
 
 log = get_logger()
-
-
-def tolerates(toleration: dict, taint: dict) -> bool:
-    """v1.Toleration.ToleratesTaint."""
-    effect = toleration.get("effect") or ""
-    if effect and effect != taint.get("effect"):
-        return False
-    key = toleration.get("key") or ""
-    if key and key != taint.get("key"):
-        return False
-    operator = toleration.get("operator") or "Equal"
-    if operator == "Exists":
-        return True
-    return operator == "Equal" and (toleration.get("value") or "") == (taint.get("value") or "")
 
 
 def matching_tolerations(taints: list[dict], tolerations: list[dict]) -> list[dict] | None:

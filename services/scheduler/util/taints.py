@@ -1,8 +1,8 @@
 """Taints and tolerations, matched as Kubernetes' v1helper does.
 
-Guarantees: `tolerates(toleration, taint)` is Toleration.ToleratesTaint (an empty key with
-`Exists` tolerates every taint; an empty effect matches every effect; operator `Equal`, the
-default, compares values). `find_untolerated_taint` returns the first taint, in the node's
+Guarantees: `tolerates(toleration, taint)` is Toleration.ToleratesTaint (shared.taints: an empty
+key with `Exists` tolerates every taint; an empty effect matches every effect; operator `Equal`,
+the default, compares values). `find_untolerated_taint` returns the first taint, in the node's
 order, that passes `effects` and that no toleration tolerates — the taint kube-scheduler names in
 its "node(s) had untolerated taint" reason.
 """
@@ -11,24 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-NO_SCHEDULE, NO_EXECUTE, PREFER_NO_SCHEDULE = "NoSchedule", "NoExecute", "PreferNoSchedule"
+from shared.taints import NO_EXECUTE, NO_SCHEDULE, PREFER_NO_SCHEDULE, tolerates
+
+__all__ = ["NO_SCHEDULE", "NO_EXECUTE", "PREFER_NO_SCHEDULE", "DO_NOT_SCHEDULE", "UNSCHEDULABLE_TAINT_KEY",
+           "tolerates", "tolerated", "find_untolerated_taint"]
+
 DO_NOT_SCHEDULE = frozenset({NO_SCHEDULE, NO_EXECUTE})
 UNSCHEDULABLE_TAINT_KEY = "node.kubernetes.io/unschedulable"
-
-
-def tolerates(toleration: dict, taint: dict) -> bool:
-    effect = toleration.get("effect") or ""
-    if effect and effect != taint.get("effect"):
-        return False
-    key = toleration.get("key") or ""
-    if key and key != taint.get("key"):
-        return False
-    operator = toleration.get("operator") or "Equal"
-    if operator == "Exists":
-        return True
-    if operator == "Equal":
-        return (toleration.get("value") or "") == (taint.get("value") or "")
-    return False
 
 
 def tolerated(taint: dict, tolerations: Iterable[dict]) -> bool:
