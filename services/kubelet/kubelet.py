@@ -69,6 +69,7 @@ class Kubelet:
         self.probes = ProbeManager(exec_fn=self.runtime.exec_sync, on_change=self.wake_pod,
                                    on_failure=self._on_probe_failure)
         self.pod_cidr = ""
+        self.runtime.on_container_event(self._on_container_event)
         self.ready = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
         self._service_env: dict[str, str] = {}
@@ -93,7 +94,6 @@ class Kubelet:
 
     async def start(self) -> None:
         await self.runtime.start()
-        self.runtime.on_container_event(self._on_container_event)
         node = await self.node.register()
         if self._set_pod_cidr(node):
             self.node.changed.set()
