@@ -54,7 +54,7 @@ async def kubelet(tmp_path: Path):
     runtime = FakeRuntime(missing_images={"nosuch"})
     runtime.update_runtime_config(pod_cidr="127.244.7.0/24")
     config = KubeletConfig(node_name="node-7", node_ip="127.0.1.7", cpu="1", root_dir=tmp_path,
-                           crashloop_backoff_base=0.2, sync_frequency=60, minimum_grace_period=0.1)
+                           crashloop_backoff_base=0.5, sync_frequency=60, minimum_grace_period=0.1)
     k = Kubelet(config, FakeClient(), runtime, recorder=FakeRecorder(), own_informers=False)
     yield k
     for w in list(k.workers.values()):
@@ -67,13 +67,24 @@ def pod(name: str = "web", uid: str = "uid-1", **spec: Any) -> dict:
             "spec": {"nodeName": "node-7", "containers": containers, **spec}, "status": {"phase": "Pending"}}
 
 
-async def settle(k: Kubelet, seconds: float = 0.1) -> None:
-    await asyncio.sleep(seconds)
+async def until(predicate, timeout: float = 5.0) -> None:
+    """Wait for the workers to get there (they run as tasks); fail after `timeout`."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        assert loop.time() < deadline, "timed out"
+        await asyncio.sleep(0.01)
+
+
+def last_state(k: Kubelet) -> dict:
+    patches = k.client.status_patches()
+    return patches[-1]["containerStatuses"][0]["state"] if patches and "containerStatuses" in patches[-1] else {}
 
 
 async def test_a_new_pod_runs_and_is_reported_running_once(kubelet: Kubelet) -> None:
     kubelet.on_pod(pod())
-    await settle(kubelet)
+    await until(lambda: "running" in last_state(kubelet))
+    await asyncio.sleep(0.05)
     patches = kubelet.client.status_patches()
     assert len(patches) == 1
     status = patches[0]
@@ -85,11 +96,11 @@ async def test_a_new_pod_runs_and_is_reported_running_once(kubelet: Kubelet) -> 
 
 async def test_deletion_stops_containers_then_deletes_with_grace_zero_and_uid(kubelet: Kubelet) -> None:
     kubelet.on_pod(pod())
-    await settle(kubelet)
+    await until(lambda: "running" in last_state(kubelet))
     deleting = pod()
     deleting["metadata"].update(deletionTimestamp="2026-01-01T00:00:00Z", deletionGracePeriodSeconds=1)
     kubelet.on_pod(deleting)
-    await settle(kubelet)
+    await until(lambda: "uid-1" not in kubelet.workers)
     deletes = [c for c in kubelet.client.calls if c[0] == "delete"]
     assert deletes == [("delete", "pods", "web", {"grace_period_seconds": 0, "preconditions": {"uid": "uid-1"}})]
     final = kubelet.client.status_patches()[-1]
@@ -101,31 +112,28 @@ async def test_deletion_stops_containers_then_deletes_with_grace_zero_and_uid(ku
 async def test_a_pod_too_big_for_the_node_is_rejected(kubelet: Kubelet) -> None:
     big = pod(containers=[{"name": "c", "image": "nginx", "resources": {"requests": {"cpu": "2"}}}])
     kubelet.on_pod(big)
-    await settle(kubelet)
+    await until(lambda: kubelet.client.status_patches())
     status = kubelet.client.status_patches()[-1]
     assert (status["phase"], status["reason"]) == ("Failed", "OutOfcpu")
     assert kubelet.runtime.list_pod_sandboxes() == []
 
 
 async def test_crash_restarts_at_once_then_backs_off(kubelet: Kubelet) -> None:
+    def running(attempt: int) -> list:
+        return [c for c in kubelet.runtime.list_containers()
+                if c.metadata.attempt == attempt and c.state is ContainerState.RUNNING]
+
     kubelet.on_pod(pod())
-    await settle(kubelet)
-    first = kubelet.runtime.list_containers()[0]
-    kubelet.runtime.exit_container(first.id, 1)
-    await settle(kubelet)
-    second = [c for c in kubelet.runtime.list_containers() if c.state is ContainerState.RUNNING][0]
-    assert second.metadata.attempt == 1  # the first crash is not delayed
-    kubelet.runtime.exit_container(second.id, 1)
-    await settle(kubelet, 0.05)
-    waiting = kubelet.client.status_patches()[-1]["containerStatuses"][0]["state"]["waiting"]
-    assert waiting["reason"] == "CrashLoopBackOff"
-    await settle(kubelet, 0.3)
-    assert any(c.metadata.attempt == 2 and c.state is ContainerState.RUNNING
-               for c in kubelet.runtime.list_containers())
+    await until(lambda: running(0))
+    kubelet.runtime.exit_container(running(0)[0].id, 1)
+    await until(lambda: running(1))  # the first crash is restarted at once
+    kubelet.runtime.exit_container(running(1)[0].id, 1)
+    await until(lambda: last_state(kubelet).get("waiting", {}).get("reason") == "CrashLoopBackOff")
+    assert not running(2)
+    await until(lambda: running(2))  # after the 0.5 s back-off
 
 
 async def test_unknown_image_waits_in_err_image_pull(kubelet: Kubelet) -> None:
     kubelet.on_pod(pod(containers=[{"name": "c", "image": "nosuch:1"}]))
-    await settle(kubelet)
-    waiting = kubelet.client.status_patches()[-1]["containerStatuses"][0]["state"]["waiting"]
-    assert waiting["reason"] == "ErrImagePull" and kubelet.runtime.list_containers() == []
+    await until(lambda: last_state(kubelet).get("waiting", {}).get("reason") == "ErrImagePull")
+    assert kubelet.runtime.list_containers() == []
