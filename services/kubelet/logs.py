@@ -100,7 +100,7 @@ async def follow_log(path: Path, still_running: Callable[[], bool], *, tail_line
     assembler, pending = LineAssembler(), b""
     while True:
         running = still_running()
-        chunk = _read_from(path, offset)
+        chunk = read_from(path, offset)
         offset += len(chunk)
         pending += chunk
         cut = pending.rfind(b"\n") + 1
@@ -114,7 +114,7 @@ async def follow_log(path: Path, still_running: Callable[[], bool], *, tail_line
         await asyncio.sleep(FOLLOW_POLL_SECONDS)
 
 
-def _read_from(path: Path, offset: int) -> bytes:
+def read_from(path: Path, offset: int) -> bytes:
     try:
         with path.open("rb") as f:
             f.seek(offset)

@@ -117,7 +117,28 @@ def create_routes(kubelets: KubeletsFn) -> list[web.RouteDef]:
         await streaming.stream_exec(ws, session, cmd)
         return ws
 
+    async def attach(request: web.Request) -> web.StreamResponse:
+        m = request.match_info
+        found = find_container(kubelets(), m["namespace"], m["pod"], m["container"], False)
+        if found[0] is None:
+            return web.Response(status=found[2], text=found[1], content_type="text/plain")
+        kubelet, container = found
+        path = kubelet.runtime.log_path(container.id)
+        if container.state is not ContainerState.RUNNING or path is None:
+            return web.Response(status=400, text=f'container {m["container"]} is not running', content_type="text/plain")
+        ws = web.WebSocketResponse(protocols=streaming.PROTOCOLS)
+        await ws.prepare(request)
+
+        def running() -> bool:
+            stopping = STOPPING in request.app and request.app[STOPPING].is_set()
+            return not stopping and kubelet.runtime.container_status(container.id).state is ContainerState.RUNNING
+
+        await streaming.stream_attach(ws, path, running)
+        return ws
+
     return [web.get("/containerLogs/{namespace}/{pod}/{container}", container_logs), web.get("/pods", pods),
+            web.get("/attach/{namespace}/{pod}/{container}", attach),
+            web.post("/attach/{namespace}/{pod}/{container}", attach),
             web.get("/pods/", pods), web.get("/exec/{namespace}/{pod}/{container}", exec_),
             web.post("/exec/{namespace}/{pod}/{container}", exec_)]
 

@@ -1,4 +1,5 @@
-"""`kubectl exec` on the kubelet: a WebSocket speaking Kubernetes' channel protocol (v4/v5.channel.k8s.io).
+"""`kubectl exec` and `kubectl attach` on the kubelet: WebSockets speaking Kubernetes' channel protocol
+(v4/v5.channel.k8s.io).
 
 Guarantees, as the kubelet's streaming server (remotecommand):
 - Query `command` (repeated), `stdin`, `stdout`, `stderr`, `tty`. Binary frames start with a
@@ -18,11 +19,14 @@ import fcntl
 import os
 import struct
 import termios
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import orjson
 from aiohttp import WSMsgType, web
 
+from services.kubelet import logs
 from services.kubelet.runtime.cri import ExecSession
 
 PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io", "v3.channel.k8s.io", "v2.channel.k8s.io", "channel.k8s.io")
@@ -105,6 +109,31 @@ async def _incoming(ws: web.WebSocketResponse, session: ExecSession) -> None:
             _resize(session, payload)
         elif channel == CLOSE and payload[:1] == bytes([STDIN]):
             _close_stdin(session)
+
+
+async def stream_attach(ws: web.WebSocketResponse, path: Path, running: Callable[[], bool]) -> None:
+    """`kubectl attach`: what the container writes from now on, stdout on 1 and stderr on 2, until it
+    stops (its stdin is /dev/null, as a container without `stdin: true`)."""
+    offset = path.stat().st_size if path.exists() else 0
+    assembler, pending = logs.LineAssembler(), b""
+    try:
+        while True:
+            alive = running() and not ws.closed
+            chunk = logs.read_from(path, offset)
+            offset += len(chunk)
+            pending += chunk
+            cut = pending.rfind(b"\n") + 1
+            for raw in pending[:cut].splitlines():
+                line = assembler.feed(raw)
+                if line is not None:
+                    await ws.send_bytes(bytes([STDOUT if line.stream == "stdout" else STDERR]) + line.content + b"\n")
+            pending = pending[cut:]
+            if not alive and not chunk:
+                break
+            await asyncio.sleep(logs.FOLLOW_POLL_SECONDS)
+    except (ConnectionError, RuntimeError):
+        return
+    await send_status(ws, {"metadata": {}, "status": "Success"})
 
 
 async def stream_exec(ws: web.WebSocketResponse, session: ExecSession, cmd: list[str]) -> None:

@@ -466,3 +466,21 @@ async def test_a_container_over_its_memory_limit_is_oom_killed(start_kubelet, ap
     pod = await wait_pod(api, "hog", lambda p: p["status"].get("phase") == "Failed", what="Failed")
     terminated = container_status(pod)["state"]["terminated"]
     assert (terminated["reason"], terminated["exitCode"]) == ("OOMKilled", 137)
+
+
+async def test_attach_streams_what_the_container_writes_from_now_on(start_kubelet, api) -> None:
+    k = await start_kubelet()
+    script = "echo before; sleep 0.5; echo out; echo err >&2; sleep 0.3"
+    await api.create(PODS, pod_manifest("att", k.config.node_name,
+                                        {"name": "c", "image": "busybox", "command": ["sh", "-c", script]},
+                                        restartPolicy="Never"))
+    await wait_pod(api, "att", lambda p: p["status"].get("phase") == "Running", what="Running")
+    await wait_until(lambda: _logs_contain(k.url, "att", "c", "before"), timeout=5, what="first line")
+    got: dict[int, bytes] = {1: b"", 2: b""}
+    async with aiohttp.ClientSession() as s:
+        async with s.ws_connect(f"{k.url}/attach/default/att/c?stdout=true&stderr=true",
+                                protocols=["v4.channel.k8s.io"]) as ws:
+            async for msg in ws:
+                if msg.type is aiohttp.WSMsgType.BINARY and msg.data[0] in got:
+                    got[msg.data[0]] += msg.data[1:]
+    assert got == {1: b"out\n", 2: b"err\n"}
