@@ -484,3 +484,16 @@ async def test_attach_streams_what_the_container_writes_from_now_on(start_kubele
                 if msg.type is aiohttp.WSMsgType.BINARY and msg.data[0] in got:
                     got[msg.data[0]] += msg.data[1:]
     assert got == {1: b"out\n", 2: b"err\n"}
+
+
+async def test_kubectl_attach_through_the_api_server(start_kubelet, api, apiserver) -> None:
+    if shutil.which("kubectl") is None:
+        pytest.skip("no kubectl on PATH")
+    k = await start_kubelet()
+    await api.create(PODS, pod_manifest("katt", k.config.node_name,
+                                        {"name": "c", "image": "busybox",
+                                         "command": ["sh", "-c", "sleep 1; echo attached; sleep 0.3"]},
+                                        restartPolicy="Never"))
+    await wait_pod(api, "katt", lambda p: p["status"].get("phase") == "Running", what="Running")
+    out = await asyncio.to_thread(_kubectl, apiserver, "attach", "katt")
+    assert "attached" in out.stdout, out.stderr
