@@ -27,7 +27,7 @@ from shared.logging import get_logger
 from shared.workqueue import RateLimitingQueue
 
 from services.controller_manager.metrics import SYNC_DURATION, SYNC_TOTAL
-from services.controller_manager.objects import key_of, utcnow
+from services.controller_manager.objects import key_of, unwrap_tombstone, utcnow
 
 log = get_logger()
 
@@ -95,6 +95,12 @@ class Controller:
 
     def enqueue(self, obj: dict) -> None:
         self.queue.add(key_of(obj))
+
+    def enqueue_deleted(self, obj: object) -> None:
+        """A delete handler: enqueue the deleted object (unwrapped from its tombstone)."""
+        deleted = unwrap_tombstone(obj)
+        if deleted is not None:
+            self.enqueue(deleted)
 
     async def timed_sync(self, key: str) -> None:
         await self.timed(self.sync, key, self.queue_name)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 TERMINAL_PHASES = ("Succeeded", "Failed")
 
@@ -83,6 +84,15 @@ def new_controller_ref(owner: Mapping, *, api_version: str, kind: str) -> dict:
         "controller": True,
         "blockOwnerDeletion": True,
     }
+
+
+def resolve_controller_ref(lister: Any, namespace: str, ref: Mapping | None, *, kind: str) -> dict | None:
+    """The cached object a controller ownerReference `ref` points to (each k8s controller's
+    resolveControllerRef): None unless `ref` is of `kind` and the object still has the ref's UID."""
+    if not ref or ref.get("kind") != kind:
+        return None
+    obj = lister.get(ref.get("name", ""), namespace)
+    return obj if obj is not None and uid_of(obj) == ref.get("uid") else None
 
 
 def get_condition(conditions: list | None, ctype: str) -> dict | None:

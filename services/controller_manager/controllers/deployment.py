@@ -37,6 +37,7 @@ from services.controller_manager.objects import (
     name_of,
     new_controller_ref,
     parse_time,
+    resolve_controller_ref,
     split_key,
     status_cause,
     uid_of,
@@ -60,22 +61,14 @@ class DeploymentController(Controller):
         self.rs_informer = ctx.informers.informer(REPLICASETS)
         self.pod_informer = ctx.informers.informer(PODS)
         self.d_informer.add_event_handler(on_add=self.enqueue, on_update=lambda old, new: self.enqueue(new),
-                                          on_delete=self._delete_deployment)
+                                          on_delete=self.enqueue_deleted)
         self.rs_informer.add_event_handler(on_add=self._add_rs, on_update=self._update_rs, on_delete=self._delete_rs)
         self.pod_informer.add_event_handler(on_delete=self._delete_pod)
 
     # --- event handlers ---
 
-    def _delete_deployment(self, obj: object) -> None:
-        d = unwrap_tombstone(obj)
-        if d is not None:
-            self.enqueue(d)
-
     def _deployment_for_ref(self, namespace: str, ref: dict | None) -> dict | None:
-        if not ref or ref.get("kind") != self.kind:
-            return None
-        d = self.d_informer.lister.get(ref.get("name", ""), namespace)
-        return d if d is not None and uid_of(d) == ref.get("uid") else None
+        return resolve_controller_ref(self.d_informer.lister, namespace, ref, kind=self.kind)
 
     def _deployments_matching(self, rs: dict) -> list[dict]:
         ds = self.d_informer.lister.list(namespace=meta(rs).get("namespace"))

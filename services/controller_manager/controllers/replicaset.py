@@ -45,6 +45,7 @@ from services.controller_manager.objects import (
     parse_time,
     pod_phase,
     pod_ready_condition,
+    resolve_controller_ref,
     split_key,
     status_cause,
     uid_of,
@@ -240,10 +241,7 @@ class ReplicaSetController(Controller):
             self.enqueue(rs)
 
     def _resolve_controller_ref(self, namespace: str, ref: dict | None) -> dict | None:
-        if not ref or ref.get("kind") != self.kind:
-            return None
-        rs = self.rs_informer.lister.get(ref.get("name", ""), namespace)
-        return rs if rs is not None and uid_of(rs) == ref.get("uid") else None
+        return resolve_controller_ref(self.rs_informer.lister, namespace, ref, kind=self.kind)
 
     def _matching_rss(self, pod: dict) -> list[dict]:
         rss = self.rs_informer.lister.list(namespace=meta(pod).get("namespace"))
