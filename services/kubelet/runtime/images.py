@@ -37,6 +37,7 @@ class Image:
     size: int = 4_000_000
     # argv[0] -> what runs on this host; "{listen}" becomes the pod IP and container port
     binaries: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    binds_pod_ip: bool = False  # its sockets bound to 0.0.0.0 bind the pod IP (pyhooks/sitecustomize.py)
 
 
 _PYTHON = (sys.executable,)
@@ -51,8 +52,9 @@ CATALOG: dict[str, Image] = {
     "debian": Image("debian", cmd=("bash",), size=48_000_000),
     "ubuntu": Image("ubuntu", cmd=("/bin/bash",), size=29_000_000),
     "python": Image(
-        "python", cmd=("python3",), size=390_000_000,
-        env=(("PATH", PATH), ("LANG", "C.UTF-8"), ("PYTHON_VERSION", sys.version.split()[0])),
+        "python", cmd=("python3",), size=390_000_000, binds_pod_ip=True,
+        env=(("PATH", PATH), ("LANG", "C.UTF-8"), ("PYTHON_VERSION", sys.version.split()[0]),
+             ("PYTHONPATH", str(IMAGES_DIR / "pyhooks"))),
         binaries={"python": _PYTHON, "python3": _PYTHON, f"python3.{sys.version_info.minor}": _PYTHON},
     ),
     "pause": Image(

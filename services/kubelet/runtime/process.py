@@ -314,6 +314,8 @@ class ProcessRuntime:
         uid = cfg.run_as_user if cfg.run_as_user is not None else os.geteuid()
         env = {"PATH": images.PATH, **dict(entry.env), "HOSTNAME": sb.config.hostname,
                "HOME": "/root" if uid == 0 else "/", **dict(cfg.envs)}
+        if entry.binds_pod_ip and not sb.config.host_network:
+            env["KUBEMU_POD_IP"] = sb.ip
         cwd = cfg.working_dir or str(cdir / "rootfs")
         if cfg.working_dir:
             with contextlib.suppress(OSError):

@@ -497,3 +497,22 @@ async def test_kubectl_attach_through_the_api_server(start_kubelet, api, apiserv
     await wait_pod(api, "katt", lambda p: p["status"].get("phase") == "Running", what="Running")
     out = await asyncio.to_thread(_kubectl, apiserver, "attach", "katt")
     assert "attached" in out.stdout, out.stderr
+
+
+async def test_two_python_pods_serve_the_same_port_on_their_own_ips(start_kubelet, api) -> None:
+    k = await start_kubelet()
+    for name in ("py1", "py2"):
+        await api.create(PODS, pod_manifest(name, k.config.node_name,
+                                            {"name": "c", "image": "python:3.11",
+                                             "command": ["python", "-m", "http.server", "18000"]}))
+    ips = []
+    for name in ("py1", "py2"):
+        pod = await wait_pod(api, name, lambda p: condition(p, "Ready") == "True", what="Ready")
+        ips.append(pod["status"]["podIP"])
+    for ip in ips:
+        code, _ = await get_when_listening(f"http://{ip}:18000/")
+        assert code == 200
+    for name in ("py1", "py2"):  # each served its own request: neither holds 0.0.0.0:18000
+        await wait_until(lambda n=name: _logs_contain(k.url, n, "c", '"GET / HTTP/1.1" 200'), timeout=5,
+                         what=f"{name} served a request")
+        assert container_status(await api.get(PODS, name, "default"))["restartCount"] == 0
