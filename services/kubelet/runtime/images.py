@@ -9,6 +9,10 @@ Guarantees:
 - A name outside the catalog raises `ImagePullError` with the message a failed pull gives.
 - `command`/`args` combine with the image's ENTRYPOINT/CMD as Kubernetes documents: `command`
   replaces ENTRYPOINT (and drops CMD), `args` replaces CMD.
+- `nginx` listens on the pod IP and the container's first port; in the `python` image a socket
+  bound to 0.0.0.0 gets the pod IP (pods share the node's network namespace here, so "all
+  addresses" must mean the pod's own, as it does in a pod's own namespace). Host binaries
+  (busybox's `nc`, `httpd`...) bind what they are told.
 """
 
 from __future__ import annotations
