@@ -20,21 +20,18 @@ from shared.logging import get_logger
 
 from services.controller_manager.base import Controller, ControllerContext
 from services.controller_manager.controllers.endpoints_util import (
-    endpoint_ports,
+    ServicePodHandlers,
+    endpoint_pods,
     manages_endpoints,
     pod_ip,
     service_labels,
-    service_selects,
-    should_pod_be_in_endpoints,
     target_ref,
 )
 from services.controller_manager.objects import (
     is_being_deleted,
     is_pod_ready,
-    key_of,
     meta,
     split_key,
-    unwrap_tombstone,
 )
 
 log = get_logger()
@@ -54,12 +51,7 @@ def _address(pod: dict) -> dict:
 def desired_subsets(service: dict, pods: list[dict]) -> list[dict]:
     publish = bool((service.get("spec") or {}).get("publishNotReadyAddresses"))
     groups: dict[tuple, dict] = {}
-    for pod in pods:
-        if not service_selects(service, pod) or not should_pod_be_in_endpoints(pod, include_terminating=publish):
-            continue
-        ports = endpoint_ports(service, pod)
-        if (service.get("spec") or {}).get("ports") and not ports:
-            continue
+    for pod, ports in endpoint_pods(service, pods, include_terminating=publish):
         ports = sorted(ports, key=lambda p: (p["name"], p["port"], p["protocol"]))
         pkey = tuple((p["name"], p["port"], p["protocol"], p.get("appProtocol", "")) for p in ports)
         subset = groups.setdefault(pkey, {"addresses": [], "notReadyAddresses": [], "ports": ports})
@@ -82,7 +74,7 @@ def _count(subsets: list[dict], field: str) -> int:
     return sum(len(s.get(field) or []) for s in subsets)
 
 
-class EndpointsController(Controller):
+class EndpointsController(ServicePodHandlers, Controller):
     name = "endpoints-controller"
     queue_name = "endpoint"
     default_workers = 5
@@ -93,34 +85,10 @@ class EndpointsController(Controller):
         self.pod_informer = ctx.informers.informer(PODS)
         self.ep_informer = ctx.informers.informer(ENDPOINTS)
         self.svc_informer.add_event_handler(on_add=self.enqueue, on_update=lambda o, n: self.enqueue(n),
-                                            on_delete=self._on_delete)
+                                            on_delete=self.enqueue_deleted)
         self.pod_informer.add_event_handler(on_add=self._on_pod, on_update=self._on_pod_update,
                                             on_delete=self._on_pod_delete)
-        self.ep_informer.add_event_handler(on_delete=self._on_delete)
-
-    def _on_delete(self, obj: object) -> None:
-        item = unwrap_tombstone(obj)
-        if item is not None:
-            self.enqueue(item)
-
-    def _services_for(self, pod: dict) -> list[dict]:
-        services = self.svc_informer.lister.list(namespace=meta(pod).get("namespace"))
-        return [s for s in services if service_selects(s, pod)]
-
-    def _on_pod(self, pod: dict) -> None:
-        for svc in self._services_for(pod):
-            self.enqueue(svc)
-
-    def _on_pod_update(self, old: dict, new: dict) -> None:
-        if meta(old).get("resourceVersion") == meta(new).get("resourceVersion"):
-            return
-        for key in {key_of(s) for s in self._services_for(old) + self._services_for(new)}:
-            self.queue.add(key)
-
-    def _on_pod_delete(self, obj: object) -> None:
-        pod = unwrap_tombstone(obj)
-        if pod is not None:
-            self._on_pod(pod)
+        self.ep_informer.add_event_handler(on_delete=self.enqueue_deleted)
 
     async def sync(self, key: str) -> None:
         namespace, name = split_key(key)

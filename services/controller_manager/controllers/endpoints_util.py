@@ -2,15 +2,20 @@
 
 Guarantees: the same inclusion rules for both controllers — a pod with no IP or in a terminal
 phase is never an endpoint; named targetPorts resolve per pod from its container ports (a pod
-without the name is left out of that port); pods and services are matched in one namespace.
+without the name is left out of that port, and a pod none of a Service's ports resolve on is not
+an endpoint of it); pods and services are matched in one namespace. `ServicePodHandlers` gives
+both controllers the same pod event handlers: a pod's change syncs every Service that selects it,
+before or after the change.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any
 
 from services.controller_manager.labels import map_selector_matches
-from services.controller_manager.objects import TERMINAL_PHASES, is_being_deleted, labels_of, meta
+from services.controller_manager.objects import TERMINAL_PHASES, is_being_deleted, key_of, labels_of, meta, \
+    unwrap_tombstone
 
 HEADLESS_LABEL = "service.kubernetes.io/headless"
 
@@ -59,6 +64,48 @@ def endpoint_ports(service: Mapping, pod: Mapping) -> list[dict]:
 
 def service_selects(service: Mapping, pod: Mapping) -> bool:
     return map_selector_matches((service.get("spec") or {}).get("selector"), labels_of(pod))
+
+
+def endpoint_pods(service: Mapping, pods: Iterable[dict], *, include_terminating: bool
+                  ) -> Iterator[tuple[dict, list[dict]]]:
+    """(pod, its resolved ports) for each of `pods`, in order, that is an endpoint of `service`."""
+    has_ports = bool((service.get("spec") or {}).get("ports"))
+    for pod in pods:
+        if not service_selects(service, pod) or not should_pod_be_in_endpoints(
+                pod, include_terminating=include_terminating):
+            continue
+        ports = endpoint_ports(service, pod)
+        if has_ports and not ports:
+            continue  # none of the service's ports resolve on this pod
+        yield pod, ports
+
+
+class ServicePodHandlers:
+    """Pod event handlers for a controller keyed by Service (k8s endpointutil's
+    GetPodServiceMemberships): every Service selecting the pod, before or after, is enqueued."""
+
+    svc_informer: Any
+    queue: Any
+    enqueue: Callable[[dict], None]
+
+    def _services_for(self, pod: dict) -> list[dict]:
+        services = self.svc_informer.lister.list(namespace=meta(pod).get("namespace"))
+        return [s for s in services if service_selects(s, pod)]
+
+    def _on_pod(self, pod: dict) -> None:
+        for svc in self._services_for(pod):
+            self.enqueue(svc)
+
+    def _on_pod_update(self, old: dict, new: dict) -> None:
+        if meta(old).get("resourceVersion") == meta(new).get("resourceVersion"):
+            return
+        for key in {key_of(s) for s in self._services_for(old) + self._services_for(new)}:
+            self.queue.add(key)
+
+    def _on_pod_delete(self, obj: object) -> None:
+        pod = unwrap_tombstone(obj)
+        if pod is not None:
+            self._on_pod(pod)
 
 
 def manages_endpoints(service: Mapping) -> bool:

@@ -29,19 +29,17 @@ from shared.logging import get_logger
 
 from services.controller_manager.base import Controller, ControllerContext
 from services.controller_manager.controllers.endpoints_util import (
-    endpoint_ports,
+    ServicePodHandlers,
+    endpoint_pods,
     manages_endpoints,
     pod_ip,
     service_labels,
-    service_selects,
-    should_pod_be_in_endpoints,
     target_ref,
 )
 from services.controller_manager.objects import (
     controller_ref,
     is_being_deleted,
     is_pod_ready,
-    key_of,
     meta,
     name_of,
     new_controller_ref,
@@ -136,12 +134,8 @@ def desired_groups(service: dict, pods: list[dict], zone_of: ZoneOf | None = Non
                    ) -> dict[tuple, tuple[list[dict], list[dict]]]:
     """ports key → (ports, endpoints sorted by pod name)."""
     groups: dict[tuple, tuple[list[dict], list[dict]]] = {}
-    for pod in sorted(pods, key=lambda p: (name_of(p), uid_of(p))):
-        if not service_selects(service, pod) or not should_pod_be_in_endpoints(pod, include_terminating=True):
-            continue
-        ports = endpoint_ports(service, pod)
-        if (service.get("spec") or {}).get("ports") and not ports:
-            continue  # none of the service's ports resolve on this pod
+    in_order = sorted(pods, key=lambda p: (name_of(p), uid_of(p)))
+    for pod, ports in endpoint_pods(service, in_order, include_terminating=True):
         group = groups.setdefault(_ports_key(ports), (ports, []))
         group[1].append(pod_endpoint(service, pod, zone_of))
     return groups
@@ -197,7 +191,7 @@ def plan(service: dict, pods: list[dict], existing: list[dict], max_per_slice: i
     return creates, updates, to_delete
 
 
-class EndpointSliceController(Controller):
+class EndpointSliceController(ServicePodHandlers, Controller):
     name = "endpointslice-controller"
     queue_name = "endpoint_slice"
     default_workers = 5
@@ -211,36 +205,11 @@ class EndpointSliceController(Controller):
         self.slice_informer = ctx.informers.informer(ENDPOINTSLICES)
         self.node_informer = ctx.informers.informer(NODES)
         self.svc_informer.add_event_handler(on_add=self.enqueue, on_update=lambda o, n: self.enqueue(n),
-                                            on_delete=self._on_service_delete)
+                                            on_delete=self.enqueue_deleted)
         self.pod_informer.add_event_handler(on_add=self._on_pod, on_update=self._on_pod_update,
                                             on_delete=self._on_pod_delete)
         self.slice_informer.add_event_handler(on_add=self._on_slice, on_update=lambda o, n: self._on_slice(n),
                                               on_delete=self._on_slice_delete)
-
-    def _on_service_delete(self, obj: object) -> None:
-        svc = unwrap_tombstone(obj)
-        if svc is not None:
-            self.enqueue(svc)
-
-    def _services_for(self, pod: dict) -> list[dict]:
-        services = self.svc_informer.lister.list(namespace=meta(pod).get("namespace"))
-        return [s for s in services if service_selects(s, pod)]
-
-    def _on_pod(self, pod: dict) -> None:
-        for svc in self._services_for(pod):
-            self.enqueue(svc)
-
-    def _on_pod_update(self, old: dict, new: dict) -> None:
-        if meta(old).get("resourceVersion") == meta(new).get("resourceVersion"):
-            return
-        keys = {key_of(s) for s in self._services_for(old) + self._services_for(new)}
-        for key in keys:
-            self.queue.add(key)
-
-    def _on_pod_delete(self, obj: object) -> None:
-        pod = unwrap_tombstone(obj)
-        if pod is not None:
-            self._on_pod(pod)
 
     def _on_slice(self, endpoint_slice: dict) -> None:
         """Someone changed one of our slices: put it back as it should be."""
