@@ -14,7 +14,7 @@ from __future__ import annotations
 import copy
 
 from shared.client import AlreadyExists, NotFound
-from shared.resources import ENDPOINTS, PODS, SERVICES
+from shared.resources import ENDPOINTS
 
 from shared.logging import get_logger
 
@@ -81,13 +81,8 @@ class EndpointsController(ServicePodHandlers, Controller):
 
     def __init__(self, ctx: ControllerContext, *, workers: int | None = None) -> None:
         super().__init__(ctx, workers=workers)
-        self.svc_informer = ctx.informers.informer(SERVICES)
-        self.pod_informer = ctx.informers.informer(PODS)
+        self._watch_services_and_pods(ctx.informers)
         self.ep_informer = ctx.informers.informer(ENDPOINTS)
-        self.svc_informer.add_event_handler(on_add=self.enqueue, on_update=lambda o, n: self.enqueue(n),
-                                            on_delete=self.enqueue_deleted)
-        self.pod_informer.add_event_handler(on_add=self._on_pod, on_update=self._on_pod_update,
-                                            on_delete=self._on_pod_delete)
         self.ep_informer.add_event_handler(on_delete=self.enqueue_deleted)
 
     async def sync(self, key: str) -> None:

@@ -4,14 +4,16 @@ Guarantees: the same inclusion rules for both controllers — a pod with no IP o
 phase is never an endpoint; named targetPorts resolve per pod from its container ports (a pod
 without the name is left out of that port, and a pod none of a Service's ports resolve on is not
 an endpoint of it); pods and services are matched in one namespace. `ServicePodHandlers` gives
-both controllers the same pod event handlers: a pod's change syncs every Service that selects it,
-before or after the change.
+both controllers the same Service and Pod watches: a Service's change syncs it, a pod's change
+syncs every Service that selects it, before or after the change.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
+
+from shared.resources import PODS, SERVICES
 
 from services.controller_manager.labels import map_selector_matches
 from services.controller_manager.objects import TERMINAL_PHASES, is_being_deleted, key_of, labels_of, meta, \
@@ -81,12 +83,22 @@ def endpoint_pods(service: Mapping, pods: Iterable[dict], *, include_terminating
 
 
 class ServicePodHandlers:
-    """Pod event handlers for a controller keyed by Service (k8s endpointutil's
-    GetPodServiceMemberships): every Service selecting the pod, before or after, is enqueued."""
+    """The watches of a controller keyed by Service (a Controller subclass): a Service's change
+    enqueues it; a pod's change enqueues every Service selecting the pod, before or after
+    (k8s endpointutil's GetPodServiceMemberships)."""
 
-    svc_informer: Any
     queue: Any
     enqueue: Callable[[dict], None]
+    enqueue_deleted: Callable[[object], None]
+
+    def _watch_services_and_pods(self, informers: Any) -> None:
+        """The Service and Pod informers, with the handlers this class guarantees."""
+        self.svc_informer = informers.informer(SERVICES)
+        self.pod_informer = informers.informer(PODS)
+        self.svc_informer.add_event_handler(on_add=self.enqueue, on_update=lambda o, n: self.enqueue(n),
+                                            on_delete=self.enqueue_deleted)
+        self.pod_informer.add_event_handler(on_add=self._on_pod, on_update=self._on_pod_update,
+                                            on_delete=self._on_pod_delete)
 
     def _services_for(self, pod: dict) -> list[dict]:
         services = self.svc_informer.lister.list(namespace=meta(pod).get("namespace"))

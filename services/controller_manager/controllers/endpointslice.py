@@ -23,7 +23,7 @@ import copy
 from collections.abc import Callable
 
 from shared.client import NotFound
-from shared.resources import ENDPOINTSLICES, NODES, PODS, SERVICES
+from shared.resources import ENDPOINTSLICES, NODES
 
 from shared.logging import get_logger
 
@@ -200,14 +200,9 @@ class EndpointSliceController(ServicePodHandlers, Controller):
         super().__init__(ctx, workers=workers)
         self.max_per_slice = getattr(ctx.options, "max_endpoints_per_slice", MAX_ENDPOINTS_PER_SLICE)
         self.tracker = SliceTracker()
-        self.svc_informer = ctx.informers.informer(SERVICES)
-        self.pod_informer = ctx.informers.informer(PODS)
+        self._watch_services_and_pods(ctx.informers)
         self.slice_informer = ctx.informers.informer(ENDPOINTSLICES)
         self.node_informer = ctx.informers.informer(NODES)
-        self.svc_informer.add_event_handler(on_add=self.enqueue, on_update=lambda o, n: self.enqueue(n),
-                                            on_delete=self.enqueue_deleted)
-        self.pod_informer.add_event_handler(on_add=self._on_pod, on_update=self._on_pod_update,
-                                            on_delete=self._on_pod_delete)
         self.slice_informer.add_event_handler(on_add=self._on_slice, on_update=lambda o, n: self._on_slice(n),
                                               on_delete=self._on_slice_delete)
 
