@@ -6,6 +6,7 @@ Guarantees:
 - `add_flag` adds a flag whose default comes from an environment variable (parsed with the flag's
   own `type`, so env and command line mean the same); its help names the variable and the default.
   `parse_bool` is the `type` for boolean flags ("1"/"true"/"yes"/"on", any case, are true).
+  `add_leader_election_flags` adds Kubernetes' `--leader-elect*` flags (env `KUBEMU_LEADER_ELECT*`).
 - `run_service` serves an aiohttp application; SIGTERM/SIGINT only set an event, then the
   application is shut down gracefully (its `cleanup_ctx` and `on_shutdown` run) within
   `shutdown_timeout`, after which whatever is left is cancelled.
@@ -61,6 +62,23 @@ def add_flag(
     extra = {"dest": dest} if dest is not None else {}
     parser.add_argument(*names, type=type, default=type(env_default(env, str(default))),
                         help=f"{help} (env {env}; default {default})", **extra)
+
+
+def add_leader_election_flags(parser: argparse.ArgumentParser, defaults: object, *, leader_elect_help: str) -> None:
+    """component-base's leader-election flags; defaults from `defaults`' `leader_elect*` attributes."""
+    d = defaults
+    add_flag(parser, "--leader-elect", env="KUBEMU_LEADER_ELECT", default=d.leader_elect, type=parse_bool,
+             help=leader_elect_help)
+    add_flag(parser, "--leader-elect-lease-duration", env="KUBEMU_LEADER_ELECT_LEASE_DURATION",
+             default=d.leader_elect_lease_duration, type=float, help="seconds")
+    add_flag(parser, "--leader-elect-renew-deadline", env="KUBEMU_LEADER_ELECT_RENEW_DEADLINE",
+             default=d.leader_elect_renew_deadline, type=float, help="seconds")
+    add_flag(parser, "--leader-elect-retry-period", env="KUBEMU_LEADER_ELECT_RETRY_PERIOD",
+             default=d.leader_elect_retry_period, type=float, help="seconds")
+    add_flag(parser, "--leader-elect-resource-name", env="KUBEMU_LEADER_ELECT_RESOURCE_NAME",
+             default=d.leader_elect_resource_name, help="Lease name")
+    add_flag(parser, "--leader-elect-resource-namespace", env="KUBEMU_LEADER_ELECT_RESOURCE_NAMESPACE",
+             default=d.leader_elect_resource_namespace, help="Lease namespace")
 
 
 def add_common_flags(parser: argparse.ArgumentParser) -> None:

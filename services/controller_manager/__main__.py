@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 
 from shared.client import ApiClient, add_client_flags
-from shared.service import add_common_flags, add_flag, parse_bool, run_service, setup_logging
+from shared.service import add_common_flags, add_flag, add_leader_election_flags, parse_bool, run_service, \
+    setup_logging
 
 from services.controller_manager import controllers as registry
 from services.controller_manager.app import create_app
@@ -52,18 +53,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                 "terminated_pod_gc_threshold"):
         add_flag(p, "--" + opt.replace("_", "-"), env="KUBEMU_" + opt.upper(), default=getattr(d, opt), type=int,
                  help=opt.replace("_", " "))
-    add_flag(p, "--leader-elect", env="KUBEMU_LEADER_ELECT", default=d.leader_elect, type=parse_bool,
-             help="run only while holding the Lease")
-    add_flag(p, "--leader-elect-lease-duration", env="KUBEMU_LEADER_ELECT_LEASE_DURATION",
-             default=d.leader_elect_lease_duration, type=float, help="seconds")
-    add_flag(p, "--leader-elect-renew-deadline", env="KUBEMU_LEADER_ELECT_RENEW_DEADLINE",
-             default=d.leader_elect_renew_deadline, type=float, help="seconds")
-    add_flag(p, "--leader-elect-retry-period", env="KUBEMU_LEADER_ELECT_RETRY_PERIOD",
-             default=d.leader_elect_retry_period, type=float, help="seconds")
-    add_flag(p, "--leader-elect-resource-name", env="KUBEMU_LEADER_ELECT_RESOURCE_NAME",
-             default=d.leader_elect_resource_name, help="Lease name")
-    add_flag(p, "--leader-elect-resource-namespace", env="KUBEMU_LEADER_ELECT_RESOURCE_NAMESPACE",
-             default=d.leader_elect_resource_namespace, help="Lease namespace")
+    add_leader_election_flags(p, d, leader_elect_help="run only while holding the Lease")
     args = p.parse_args(argv)
     try:
         registry.selected(args.controllers)

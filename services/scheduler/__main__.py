@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from shared.client import ApiClient, add_client_flags
-from shared.service import add_common_flags, add_flag, parse_bool, run_service, setup_logging
+from shared.service import add_common_flags, add_flag, add_leader_election_flags, run_service, setup_logging
 from services.scheduler.app import create_app
 from services.scheduler.config import SchedulerConfig
 
@@ -24,18 +24,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
              help="address of the health/metrics server")
     add_flag(p, "--secure-port", env="KUBEMU_SCHEDULER_PORT", default=d.secure_port, type=int,
              help="port of the health/metrics server (kube-scheduler's port; plain HTTP here)")
-    add_flag(p, "--leader-elect", env="KUBEMU_LEADER_ELECT", default=d.leader_elect, type=parse_bool,
-             help="schedule only while holding the Lease")
-    add_flag(p, "--leader-elect-lease-duration", env="KUBEMU_LEADER_ELECT_LEASE_DURATION",
-             default=d.leader_elect_lease_duration, type=float, help="seconds")
-    add_flag(p, "--leader-elect-renew-deadline", env="KUBEMU_LEADER_ELECT_RENEW_DEADLINE",
-             default=d.leader_elect_renew_deadline, type=float, help="seconds")
-    add_flag(p, "--leader-elect-retry-period", env="KUBEMU_LEADER_ELECT_RETRY_PERIOD",
-             default=d.leader_elect_retry_period, type=float, help="seconds")
-    add_flag(p, "--leader-elect-resource-name", env="KUBEMU_LEADER_ELECT_RESOURCE_NAME",
-             default=d.leader_elect_resource_name, help="Lease name")
-    add_flag(p, "--leader-elect-resource-namespace", env="KUBEMU_LEADER_ELECT_RESOURCE_NAMESPACE",
-             default=d.leader_elect_resource_namespace, help="Lease namespace")
+    add_leader_election_flags(p, d, leader_elect_help="schedule only while holding the Lease")
     add_flag(p, "--pod-initial-backoff-seconds", env="KUBEMU_POD_INITIAL_BACKOFF_SECONDS",
              default=d.pod_initial_backoff_seconds, type=float, help="first backoff of a pod that failed")
     add_flag(p, "--pod-max-backoff-seconds", env="KUBEMU_POD_MAX_BACKOFF_SECONDS",

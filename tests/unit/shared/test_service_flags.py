@@ -1,4 +1,4 @@
-"""shared.service.add_flag / parse_bool: flags whose defaults come from the environment."""
+"""shared.service.add_flag / parse_bool / add_leader_election_flags: flags whose defaults come from the environment."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 
 import pytest
 
-from shared.service import add_flag, parse_bool
+from shared.service import add_flag, add_leader_election_flags, parse_bool
 
 
 @pytest.mark.parametrize("text", ["1", "true", "True", "YES", "on"])
@@ -61,3 +61,26 @@ def test_aliases_and_dest(monkeypatch):
     assert p.parse_args([]).port == 10257
     assert p.parse_args(["--port", "1"]).port == 1
     assert p.parse_args(["--secure-port", "2"]).port == 2
+
+
+class _LeaderDefaults:
+    leader_elect = True
+    leader_elect_lease_duration = 15.0
+    leader_elect_renew_deadline = 10.0
+    leader_elect_retry_period = 2.0
+    leader_elect_resource_name = "kube-scheduler"
+    leader_elect_resource_namespace = "kube-system"
+
+
+def test_leader_election_flags(monkeypatch):
+    monkeypatch.setenv("KUBEMU_LEADER_ELECT_RETRY_PERIOD", "0.5")
+    p = argparse.ArgumentParser()
+    add_leader_election_flags(p, _LeaderDefaults(), leader_elect_help="run only while holding the Lease")
+    args = p.parse_args(["--leader-elect", "false", "--leader-elect-resource-name", "mine"])
+    assert args.leader_elect is False
+    assert args.leader_elect_lease_duration == 15.0
+    assert args.leader_elect_renew_deadline == 10.0
+    assert args.leader_elect_retry_period == 0.5
+    assert (args.leader_elect_resource_name, args.leader_elect_resource_namespace) == ("mine", "kube-system")
+    (action,) = [a for a in p._actions if "--leader-elect" in a.option_strings]
+    assert action.help == "run only while holding the Lease (env KUBEMU_LEADER_ELECT; default True)"
