@@ -8,6 +8,11 @@ Tests share that etcd, so each one works under its own key prefix (`etcd_prefix`
 from __future__ import annotations
 
 import os
+
+# Set before anything imports grpc (the etcd backend, aetcd in tests): in-process kubelets fork
+# container processes with a preexec_fn, which gRPC's fork support breaks (see storage/etcd.py).
+os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
+
 import shutil
 import socket
 import subprocess

@@ -19,13 +19,18 @@ Keys are full strings: prefixes are the caller's concern.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
-import aetcd
-import grpc
-from aetcd import rpc
+# gRPC's fork support (on by default) aborts or fails any child forked with a preexec_fn while its
+# threads run; we never use gRPC across a fork, so turn it off before grpc is first imported.
+os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
+
+import aetcd  # noqa: E402
+import grpc  # noqa: E402
+from aetcd import rpc  # noqa: E402
 
 from services.apiserver.storage.base import (
     Compacted,

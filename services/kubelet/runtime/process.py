@@ -30,6 +30,7 @@ import contextlib
 import ctypes
 import dataclasses
 import fcntl
+import functools
 import json
 import os
 import pty
@@ -40,6 +41,7 @@ import subprocess
 import sys
 import termios
 import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -447,16 +449,18 @@ class ProcessRuntime:
         argv, spec = self._exec_argv(container_id, cmd)
         ids = {"user": spec.get("user"), "group": spec.get("group")}
         if not tty:
-            proc = await asyncio.create_subprocess_exec(
-                *argv, env=spec["env"], cwd=spec["cwd"], start_new_session=True, **ids,
-                stdin=subprocess.PIPE if stdin else subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                preexec_fn=_enter_mounts(spec["_pid"]))
+            with _mount_namespace_of(spec["_pid"]) as enter:
+                proc = await asyncio.create_subprocess_exec(
+                    *argv, env=spec["env"], cwd=spec["cwd"], start_new_session=True, **ids,
+                    stdin=subprocess.PIPE if stdin else subprocess.DEVNULL, stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE, preexec_fn=enter)
             return ExecSession(proc)
         master, slave = pty.openpty()
         try:
-            proc = await asyncio.create_subprocess_exec(
-                *argv, env={"TERM": "xterm", **spec["env"]}, cwd=spec["cwd"], start_new_session=True, **ids,
-                stdin=slave, stdout=slave, stderr=slave, preexec_fn=_tty_child(spec["_pid"]))
+            with _mount_namespace_of(spec["_pid"]) as enter:
+                proc = await asyncio.create_subprocess_exec(
+                    *argv, env={"TERM": "xterm", **spec["env"]}, cwd=spec["cwd"], start_new_session=True, **ids,
+                    stdin=slave, stdout=slave, stderr=slave, preexec_fn=_tty_child(enter))
         except BaseException:
             os.close(master)
             raise
@@ -468,11 +472,12 @@ class ProcessRuntime:
         """Run `cmd` as `kubectl exec` would: the container's env, working dir and user."""
         argv, spec = self._exec_argv(container_id, cmd)
         try:
-            proc = await asyncio.create_subprocess_exec(
-                *argv, env=spec["env"], cwd=spec["cwd"], stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
-                user=spec.get("user"), group=spec.get("group"), preexec_fn=_enter_mounts(spec["_pid"]),
-            )
+            with _mount_namespace_of(spec["_pid"]) as enter:
+                proc = await asyncio.create_subprocess_exec(
+                    *argv, env=spec["env"], cwd=spec["cwd"], stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+                    user=spec.get("user"), group=spec.get("group"), preexec_fn=enter,
+                )
         except OSError as exc:
             return 126 if isinstance(exc, PermissionError) else 127, str(exc).encode()
         try:
@@ -508,24 +513,37 @@ def _controlling_tty() -> None:
     fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
 
-def _enter_mounts(pid: int | None):
-    """A preexec_fn joining the container's mount namespace (it has volumes), or None."""
+@functools.cache
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL(None, use_errno=True)
+
+
+@contextlib.contextmanager
+def _mount_namespace_of(pid: int | None) -> Iterator[Callable[[], None] | None]:
+    """A preexec_fn joining the container's mount namespace (it has volumes), or None.
+
+    Everything that can take a lock (dlopen, open) happens here, in the parent: the kubelet has
+    other threads (gRPC, executors), and a child forked from it may only make plain system calls.
+    """
     if not pid:
-        return None
+        yield None
+        return
+    libc = _libc()
+    fd = os.open(f"/proc/{pid}/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
 
     def enter() -> None:
-        libc = ctypes.CDLL(None, use_errno=True)
-        fd = os.open(f"/proc/{pid}/ns/mnt", os.O_RDONLY)
         if libc.setns(fd, CLONE_NEWNS) != 0:
             raise OSError(ctypes.get_errno(), "setns into the container's mount namespace failed")
+
+    try:
+        yield enter
+    finally:
         os.close(fd)
 
     return enter
 
 
-def _tty_child(pid: int | None):
-    enter = _enter_mounts(pid)
-
+def _tty_child(enter: Callable[[], None] | None) -> Callable[[], None]:
     def child() -> None:
         if enter is not None:
             enter()
