@@ -34,6 +34,7 @@ async def run_controllers(app: web.Application, config: ControllerManagerConfig,
         lease_name=config.leader_elect_resource_name, namespace=config.leader_elect_resource_namespace,
         identity=default_identity(), lease_duration=config.leader_elect_lease_duration,
         renew_deadline=config.leader_elect_renew_deadline, retry_period=config.leader_elect_retry_period,
+        release_on_cancel=True,  # a graceful stop hands the Lease over at once (ReleaseOnCancel)
     ), on_started_leading=manager.run)
     await elector.run()
     raise LeaderElectionLost(f"leader election lost: {config.leader_elect_resource_namespace}/"

@@ -14,6 +14,7 @@ import contextlib
 import os
 import shutil
 import signal
+import socket
 import ssl
 import sys
 from dataclasses import dataclass, field
@@ -81,6 +82,7 @@ class Component:
     name: str
     argv: list[str]
     health_url: str | None
+    listens: list[tuple[str, int]] = field(default_factory=list)  # must be free before it starts
     proc: asyncio.subprocess.Process | None = None
     pumps: list[asyncio.Task] = field(default_factory=list)
 
@@ -103,25 +105,25 @@ def components(s: Settings) -> list[list[Component]]:
             "--listen-client-urls", client, "--advertise-client-urls", client,
             "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
             "--initial-cluster", f"kubemu={peer}", "--logger", "zap", "--log-outputs", "stderr",
-        ], f"{client}/health")])
+        ], f"{client}/health", [("127.0.0.1", s.etcd_port), ("127.0.0.1", s.etcd_peer_port)])])
     stages.append([Component("apiserver", [
         *py, "services.apiserver", *store, *common,
         "--bind-address", "127.0.0.1", "--port", str(s.api_port),
         "--token-auth-file", str(s.state_dir / "tokens.csv"), "--cert-dir", str(s.state_dir / "pki"),
-    ], f"{s.server}/readyz")])
+    ], f"{s.server}/readyz", [("127.0.0.1", s.api_port)])])
     stages.append([
         Component("controller-manager", [
             *py, "services.controller_manager", *common, "--kubeconfig", str(s.kubeconfig("controller-manager")),
-        ], "http://127.0.0.1:10257/healthz"),
+        ], "http://127.0.0.1:10257/healthz", [("127.0.0.1", 10257)]),
         Component("scheduler", [
             *py, "services.scheduler", *common, "--kubeconfig", str(s.kubeconfig("scheduler")),
-        ], "http://127.0.0.1:10259/healthz"),
+        ], "http://127.0.0.1:10259/healthz", [("127.0.0.1", 10259)]),
     ])
     stages.append([  # an empty stage when KUBEMU_NODES=0: a control plane only
         Component(f"kubelet-{node}", [
             *py, "services.kubelet", *common, "--kubeconfig", str(s.kubeconfig(node)),
             "--node-name", node, "--node-ip", f"127.0.1.{i}", "--root-dir", str(s.state_dir / "kubelet" / node),
-        ], f"http://127.0.1.{i}:10250/healthz")
+        ], f"http://127.0.1.{i}:10250/healthz", [(f"127.0.1.{i}", 10250)])
         for i, node in enumerate(s.node_names, start=1)
     ])
     stages.append([Component("proxy", [
@@ -129,7 +131,7 @@ def components(s: Settings) -> list[list[Component]]:
         "--nodeport-addresses", ",".join(f"127.0.1.{i}" for i in range(1, s.nodes + 1)),
         # forward in userspace, and also write the rules iptables mode would program, to read them
         "--mode", "iptables", "--iptables-rules-file", str(s.state_dir / "kube-proxy" / "iptables.rules"),
-    ], "http://127.0.0.1:10256/healthz")])
+    ], "http://127.0.0.1:10256/healthz", [("127.0.0.1", 10256), ("127.0.0.1", 10249)])])
     return stages
 
 
@@ -142,6 +144,18 @@ def write_kubeconfigs(s: Settings, tokens: dict[str, str]) -> None:
         credentials.write_kubeconfig(
             s.kubeconfig(ident.name), server=s.server, ca_file=s.ca_file, user=ident.user, token=tokens[ident.user]
         )
+
+
+def _check_free(c: Component) -> None:
+    for host, port in c.listens:
+        with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind((host, port))
+            except OSError:
+                raise RuntimeError(f"{host}:{port}, where {c.name} listens, is already in use — another kubemu "
+                                   "cluster (`make down` stops one started with DETACH=1), or set the "
+                                   "KUBEMU_*_PORT variables") from None
 
 
 class Cluster:
@@ -158,8 +172,11 @@ class Cluster:
         (s.state_dir / "pids").mkdir(exist_ok=True)
         tokens = ensure_tokens(s)
         if not s.use_etcd:
-            self.console.say("no etcd binary on PATH: using the API server's embedded store (SQLite)")
+            why = "KUBEMU_STORE=embedded" if s.store == "embedded" else "no etcd binary on PATH"
+            self.console.say(f"{why}: using the API server's embedded store (SQLite)")
         for stage in self.stages:
+            for c in stage:
+                _check_free(c)
             if any(c.name == "controller-manager" for c in stage):
                 write_kubeconfigs(s, tokens)
             await asyncio.gather(*(self._start(c) for c in stage))
@@ -188,21 +205,24 @@ class Cluster:
             while True:
                 if c.proc.returncode is not None:
                     raise RuntimeError(f"{c.name} exited with code {c.proc.returncode}; see {self.s.logs_dir / (c.name + '.log')}")
+                tls = self._ssl_for(c.health_url)
                 with contextlib.suppress(aiohttp.ClientError, asyncio.TimeoutError, OSError):
-                    async with session.get(c.health_url, ssl=self._ssl_for(c.health_url), timeout=aiohttp.ClientTimeout(total=2)) as r:
-                        if r.status == 200:
-                            self.console.say(f"{c.name} is healthy ({c.health_url})")
-                            return
+                    if tls is not None:  # https: only once our own CA exists, so no other server passes
+                        async with session.get(c.health_url, ssl=tls, timeout=aiohttp.ClientTimeout(total=2)) as r:
+                            if r.status == 200:
+                                self.console.say(f"{c.name} is healthy ({c.health_url})")
+                                return
                 if asyncio.get_running_loop().time() > deadline:
                     raise RuntimeError(f"{c.name} did not become healthy in {HEALTH_TIMEOUT_SECONDS:.0f} s ({c.health_url})")
                 await asyncio.sleep(0.2)
 
-    def _ssl_for(self, url: str) -> ssl.SSLContext | bool:
+    def _ssl_for(self, url: str) -> ssl.SSLContext | bool | None:
+        """False for http; for https the context trusting this cluster's CA, None until it exists."""
         if not url.startswith("https"):
             return False
         if self._ssl is None and self.s.ca_file.exists():
             self._ssl = ssl.create_default_context(cafile=str(self.s.ca_file))
-        return self._ssl or False
+        return self._ssl
 
     async def wait_stopped(self, stop: asyncio.Event) -> None:
         """Wait for `stop`; report components that exit on their own meanwhile (not fatal)."""

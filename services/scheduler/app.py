@@ -132,6 +132,7 @@ async def _schedule(state: SchedulerState, client: Any) -> None:
         lease_name=config.leader_elect_resource_name, namespace=config.leader_elect_resource_namespace,
         identity=default_identity(), lease_duration=config.leader_elect_lease_duration,
         renew_deadline=config.leader_elect_renew_deadline, retry_period=config.leader_elect_retry_period,
+        release_on_cancel=True,  # a graceful stop hands the Lease over at once (ReleaseOnCancel)
     ), on_started_leading=lambda: _lead(state),
         on_stopped_leading=lambda: log.info("scheduler.stopped_leading", lease=lease))
     await elector.run()
