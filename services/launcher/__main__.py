@@ -14,7 +14,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 from services.launcher.cluster import Cluster, Settings, ensure_tokens, write_kubeconfigs
 from services.launcher.console import Console, render

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -12,6 +11,7 @@ import pytest
 
 from services.controller_manager.config import ControllerManagerConfig
 from services.controller_manager.manager import ControllerManager
+from tests.helpers import eventually  # noqa: F401 (re-exported to this suite's tests)
 from tests.integration.controller_manager.nodes import FakeNodes
 
 
@@ -55,14 +55,3 @@ async def nodes(api_client) -> AsyncIterator[Callable[..., Awaitable[FakeNodes]]
         await fake.close()
 
 
-async def eventually(check: Callable[[], Awaitable[Any]], *, timeout: float = 30.0, interval: float = 0.1,
-                     what: str = "condition") -> Any:
-    """Await `check()` until it returns something truthy (and return that); fail after `timeout`."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = await check()
-        if last:
-            return last
-        await asyncio.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last value: {last!r}")

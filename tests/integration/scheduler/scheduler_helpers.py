@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from tests.conftest import free_port
+from tests.helpers import eventually as _eventually
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -38,17 +37,8 @@ def pod(name: str, *, cpu: str | None = None, memory: str | None = None, namespa
             "spec": {"containers": [container], **spec}}
 
 
-async def eventually(check: Callable[[], Awaitable[Any]], *, timeout: float = 20.0, interval: float = 0.05,
-                     what: str = "condition") -> Any:
-    """Poll `check` until it returns something truthy; that value. Fails the test after `timeout`."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = await check()
-        if last:
-            return last
-        await asyncio.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {last!r}")
+# this suite polls faster and gives up sooner than the shared default
+eventually = functools.partial(_eventually, timeout=20.0, interval=0.05)
 
 
 async def pods_by_name(client: Any, namespace: str = "default") -> dict[str, dict]:
