@@ -11,6 +11,7 @@ Guarantees (as k8s.io/apimachinery/pkg/api/resource):
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import dataclass
@@ -63,6 +64,13 @@ def parse_quantity(text: str) -> Quantity:
     """Parse a quantity string; raise `QuantityError` with Kubernetes' message when it is not one."""
     if not isinstance(text, str) or not text:
         raise QuantityError(ERR_FORMAT_WRONG)
+    return _parse(text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse(text: str) -> Quantity:
+    # Cached: every pod write parses the same few strings ("100m", "128Mi") in validation, in
+    # defaulting and in the QoS class, and Fraction arithmetic is slow. Quantities are immutable.
     if text == "0":
         return Quantity(Fraction(0))
     match = _SPLIT.match(text)
