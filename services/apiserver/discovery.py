@@ -13,11 +13,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from shared.version import KUBERNETES_VERSION, MAJOR, MINOR
+
 from .registry import Registry, Resource, Subresource
 
 Obj = dict[str, Any]
 
-GIT_VERSION = "v1.32.4"
 _AGGREGATED = {
     version: f"application/json;g=apidiscovery.k8s.io;v={version};as=APIGroupDiscoveryList"
     for version in ("v2", "v2beta1")
@@ -26,7 +27,7 @@ _AGGREGATED = {
 
 def version_info() -> Obj:
     """The /version document; kubectl's dispatcher picks its binary by `minor`."""
-    return {"major": "1", "minor": "32", "gitVersion": GIT_VERSION, "gitCommit": "kubemu",
+    return {"major": MAJOR, "minor": MINOR, "gitVersion": KUBERNETES_VERSION, "gitCommit": "kubemu",
             "gitTreeState": "clean", "buildDate": "2026-01-01T00:00:00Z", "goVersion": "python",
             "compiler": "cpython", "platform": "linux/amd64"}
 

@@ -22,6 +22,8 @@ import json
 from functools import lru_cache
 from typing import Any
 
+from shared.version import KUBERNETES_VERSION
+
 from .patch import SCHEMA as PATCH_SCHEMA
 from .registry import Registry, Resource
 
@@ -638,7 +640,7 @@ def _document_cached(registry: Registry, group: str, version: str) -> str:
         paths.update(_paths(res))
     gvks = {schema_name(r): _gvk(r) for r in resources}
     schemas = {n: _component(n, gvks.get(n)) for n in sorted(names)}
-    doc = {"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": "v1.32.4"},
+    doc = {"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": KUBERNETES_VERSION},
            "paths": paths, "components": {"schemas": schemas}}
     return json.dumps(doc, sort_keys=True)
 

@@ -18,6 +18,8 @@ from typing import Any
 
 import yaml
 
+from shared.version import KUBERNETES_VERSION
+
 from . import openapi
 from .registry import Registry, Resource
 
@@ -109,7 +111,7 @@ def openapi_v2(registry: Registry) -> Obj:
         openapi._references(openapi.schema_name(res), names)
         paths.update(_paths(res))
     gvks = {openapi.schema_name(r): openapi._gvk(r) for r in registry.all()}
-    return {"swagger": "2.0", "info": {"title": "Kubernetes", "version": "v1.32.4"}, "paths": paths,
+    return {"swagger": "2.0", "info": {"title": "Kubernetes", "version": KUBERNETES_VERSION}, "paths": paths,
             "definitions": {n: _definition(n, gvks.get(n)) for n in sorted(names)}}
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-KUBELET_VERSION = "v1.32.0-kubemu"
+from shared.version import KUBERNETES_VERSION
+
+KUBELET_VERSION = f"{KUBERNETES_VERSION}-kubemu"
 
 
 @dataclass
