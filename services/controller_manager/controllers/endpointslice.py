@@ -179,16 +179,29 @@ def plan(service: dict, pods: list[dict], existing: list[dict], max_per_slice: i
             wanted = new_slice(service, ports, chunk)
             if i < len(reusable):
                 if _slice_differs(reusable[i], wanted):
-                    updated = copy.deepcopy(reusable[i])
-                    updated["metadata"]["labels"] = wanted["metadata"]["labels"]
-                    updated.update(endpoints=chunk, ports=ports, addressType="IPv4")
-                    updates.append(updated)
+                    updates.append(_rewritten(reusable[i], wanted))
             else:
                 creates.append(wanted)
         to_delete.extend(reusable[len(chunks):])
     for leftovers in by_ports.values():
         to_delete.extend(leftovers)
+    # As the reconciler's finalize(): a slice to create and one of this Service's slices to delete
+    # become one update of the latter (the placeholder turning into the first real slice, ports
+    # changing), so watchers see a slice change rather than one appear and another vanish.
+    for stale in [s for s in to_delete if any(s is m for m in mine)]:
+        if not creates:
+            break
+        updates.append(_rewritten(stale, creates.pop()))
+        to_delete = [s for s in to_delete if s is not stale]
     return creates, updates, to_delete
+
+
+def _rewritten(existing: dict, wanted: dict) -> dict:
+    """`existing` (name, uid, resourceVersion kept) holding what `wanted` holds."""
+    updated = copy.deepcopy(existing)
+    updated["metadata"]["labels"] = wanted["metadata"]["labels"]
+    updated.update(endpoints=wanted["endpoints"], ports=wanted["ports"], addressType=wanted["addressType"])
+    return updated
 
 
 class EndpointSliceController(ServicePodHandlers, Controller):

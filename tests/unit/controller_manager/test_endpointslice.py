@@ -189,3 +189,28 @@ async def test_stale_slice_cache_never_creates_twice(cluster):
     await esc.sync("default/web")
     [update] = cluster.client.calls_of("update", "endpointslices")
     assert len(update.body["endpoints"]) == 2
+
+
+async def test_placeholder_becomes_the_first_real_slice_by_update(cluster):
+    """kube-controller-manager's reconciler turns a create plus a delete of the Service's own slice
+    into one update: the placeholder is rewritten, not replaced."""
+    svc = service()
+    [placeholder], _, _ = plan(svc, [], [])
+    placeholder = dict(placeholder, metadata=dict(placeholder["metadata"], name="web-abcde", resourceVersion="3"))
+    esc = make(cluster, svc, [pod("a", ports=HTTP)], [placeholder])
+    await esc.sync("default/web")
+    assert cluster.client.calls_of("create", "endpointslices") == []
+    assert cluster.client.calls_of("delete", "endpointslices") == []
+    [update] = cluster.client.calls_of("update", "endpointslices")
+    assert update.name == "web-abcde"
+    assert update.body["ports"] == [{"name": "http", "port": 8080, "protocol": "TCP"}]
+    assert [e["targetRef"]["name"] for e in update.body["endpoints"]] == ["a"]
+
+
+def test_a_slice_of_another_service_uid_is_deleted_not_reused():
+    svc = service()
+    [old], _, _ = plan(svc, [], [])
+    foreign = dict(old, metadata=dict(old["metadata"], name="web-old12",
+                                      ownerReferences=[{"kind": "Service", "uid": "uid-previous", "controller": True}]))
+    creates, updates, deletes = plan(svc, [pod("a", ports=HTTP)], [foreign])
+    assert len(creates) == 1 and updates == [] and [d["metadata"]["name"] for d in deletes] == ["web-old12"]
