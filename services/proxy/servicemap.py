@@ -4,7 +4,9 @@ Guarantees:
 - `service_ports(service)` gives one `ServicePort` per entry of `spec.ports` of a Service that has a
   cluster IP; headless (`clusterIP: None`) and ExternalName Services give none, as in kube-proxy.
 - `endpoints_map(slices)` gives, per `ServicePortName`, the *ready* endpoints of every EndpointSlice
-  that names the Service in its `kubernetes.io/service-name` label. Slice ports are matched to
+  that names the Service in its `kubernetes.io/service-name` label; when a port has none, its
+  serving terminating endpoints instead (kube-proxy's CategorizeEndpoints fallback, GA in 1.28: a
+  rolling update or scale-down does not drop traffic while the old pods still answer). Slice ports are matched to
   Service ports by name (and protocol), exactly how kube-proxy ties them: the Service's
   `targetPort` is never consulted, the EndpointSlice already carries the resolved port number.
 - Endpoint lists are deduplicated and sorted by "ip:port" (kube-proxy sorts them the same way), so
@@ -124,9 +126,18 @@ def is_ready(endpoint: dict) -> bool:
     return (endpoint.get("conditions") or {}).get("ready") is not False
 
 
+def is_serving_terminating(endpoint: dict) -> bool:
+    # serving: nil means ready's value; terminating: nil means false (discovery/v1).
+    conditions = endpoint.get("conditions") or {}
+    serving = conditions.get("serving")
+    return conditions.get("terminating") is True and (serving is True or (serving is None and is_ready(endpoint)))
+
+
 def endpoints_map(slices: Iterable[dict]) -> dict[ServicePortName, list[Endpoint]]:
-    """Ready endpoints per Service port name, across all slices of each Service."""
-    found: dict[ServicePortName, set[Endpoint]] = {}
+    """Ready endpoints per Service port name, across all slices of each Service; the serving
+    terminating ones for a port that has no ready endpoint."""
+    ready: dict[ServicePortName, set[Endpoint]] = {}
+    terminating: dict[ServicePortName, set[Endpoint]] = {}
     for slice_ in slices:
         owner = slice_service(slice_)
         if owner is None or slice_.get("addressType", "IPv4") != "IPv4":
@@ -135,9 +146,14 @@ def endpoints_map(slices: Iterable[dict]) -> dict[ServicePortName, list[Endpoint
             if port.get("port") is None:
                 continue
             name = ServicePortName(owner[0], owner[1], port.get("name") or "", port.get("protocol") or "TCP")
-            eps = found.setdefault(name, set())
+            eps = ready.setdefault(name, set())
             for ep in slice_.get("endpoints") or ():
-                if is_ready(ep) and ep.get("addresses"):
-                    # kube-proxy uses the first address: all of them are fungible by API contract.
-                    eps.add(Endpoint(ep["addresses"][0], int(port["port"]), ep.get("nodeName") or ""))
-    return {name: sorted(eps, key=_sort_key) for name, eps in found.items()}
+                if not ep.get("addresses"):
+                    continue
+                # kube-proxy uses the first address: all of them are fungible by API contract.
+                endpoint = Endpoint(ep["addresses"][0], int(port["port"]), ep.get("nodeName") or "")
+                if is_ready(ep):
+                    eps.add(endpoint)
+                elif is_serving_terminating(ep):
+                    terminating.setdefault(name, set()).add(endpoint)
+    return {name: sorted(eps or terminating.get(name, ()), key=_sort_key) for name, eps in ready.items()}

@@ -66,6 +66,23 @@ def test_only_ready_endpoints(ready: bool | None, included: bool) -> None:
     assert got == ([Endpoint("127.244.1.5", 8080)] if included else [])
 
 
+def _terminating(ip: str, serving: bool | None) -> dict:
+    conditions = {"ready": False, "terminating": True, **({} if serving is None else {"serving": serving})}
+    return {"addresses": [ip], "conditions": conditions}
+
+
+def test_serving_terminating_endpoints_are_used_only_when_no_endpoint_is_ready() -> None:
+    http = [{"name": "http", "port": 8080, "protocol": "TCP"}]
+    name = ServicePortName("default", "web", "http")
+    old, new = _terminating("127.244.1.5", True), _ep("127.244.1.6", True)
+    assert endpoints_map([_slice("web-1", http, [old, new])])[name] == [Endpoint("127.244.1.6", 8080)]
+    assert endpoints_map([_slice("web-1", http, [old, _ep("127.244.1.6", False)])])[name] == \
+        [Endpoint("127.244.1.5", 8080)]
+    # A terminating endpoint that no longer serves (its readiness failed) is never a fallback.
+    assert endpoints_map([_slice("web-1", http, [_terminating("127.244.1.5", False)])])[name] == []
+    assert endpoints_map([_slice("web-1", http, [_terminating("127.244.1.5", None)])])[name] == []
+
+
 def test_slice_ports_resolve_by_name_across_slices_sorted_and_deduplicated() -> None:
     ports = [{"name": "http", "port": 8080, "protocol": "TCP"}, {"name": "metrics", "port": 9090, "protocol": "TCP"}]
     slices = [
