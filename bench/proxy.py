@@ -285,6 +285,9 @@ def _cli() -> None:
         asyncio.run(serve_backend(args.serve_backend))
     elif args.serve_proxy:
         cip, port, bip, bport = args.serve_proxy
+        from shared.service import use_uvloop
+
+        use_uvloop()  # as `python -m services.proxy` runs
         asyncio.run(serve_proxy(cip, int(port), bip, int(bport)))
     else:
         sys.exit(0 if main(quick=args.quick) else 1)

@@ -184,6 +184,19 @@ async def serve(
         log.info("service.stopped")
 
 
+def use_uvloop() -> None:
+    """Run the next event loops on uvloop (when installed and KUBEMU_NO_UVLOOP is not 1): for the
+    services whose CPU goes to the event loop itself, the API server (TLS, many small requests)
+    and kube-proxy (every forwarded byte is a read and a write)."""
+    if os.environ.get("KUBEMU_NO_UVLOOP") == "1":
+        return
+    try:
+        import uvloop
+    except ImportError:
+        return
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+
+
 def run_service(app: web.Application, **kwargs) -> None:
     """Run `serve(app, **kwargs)` in a fresh event loop; returns when the service has stopped."""
     with contextlib.suppress(KeyboardInterrupt):

@@ -16,6 +16,7 @@ os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
 import shutil
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 import uuid
@@ -26,6 +27,18 @@ from pathlib import Path
 import pytest
 
 pytest_plugins = ["tests.fixtures.apiserver"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _logs_into_captured_output() -> Iterator[None]:
+    """Services run in-process by tests log with structlog's defaults, into the stream pytest
+    captures (bound here, while capture is on; a WriteLogger, because PrintLogger re-reads
+    sys.stdout). A server thread that logs between two tests then lands in the captured output,
+    shown with a failure, instead of on the terminal between the progress dots."""
+    import structlog
+
+    structlog.configure(logger_factory=structlog.WriteLoggerFactory(file=sys.stdout))
+    yield
 
 
 def _require(reason: str) -> None:

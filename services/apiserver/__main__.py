@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-import os
 from pathlib import Path
 
 from services.apiserver import tls
 from services.apiserver.app import create_app
 from services.apiserver.config import ApiServerConfig
-from shared.service import add_common_flags, env_default, run_service, setup_logging
+from shared.service import add_common_flags, env_default, run_service, setup_logging, use_uvloop
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -81,20 +79,10 @@ def config_from_args(args: argparse.Namespace) -> ApiServerConfig:
     )
 
 
-def _use_uvloop() -> None:
-    """uvloop when installed: the API server is CPU-bound on TLS and event-loop work."""
-    try:
-        import uvloop
-    except ImportError:
-        return
-    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-
-
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     setup_logging("apiserver", args)
-    if os.environ.get("KUBEMU_NO_UVLOOP") != "1":
-        _use_uvloop()
+    use_uvloop()
     config = config_from_args(args)
     ssl_context = tls.ssl_context_for(config) if config.tls else None
     run_service(create_app(config), host=config.bind_address, port=config.port, ssl_context=ssl_context,

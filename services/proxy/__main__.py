@@ -7,7 +7,7 @@ import os
 import socket
 
 from shared.client import add_client_flags
-from shared.service import add_common_flags, env_default, run_service, setup_logging
+from shared.service import add_common_flags, env_default, run_service, setup_logging, use_uvloop
 
 from services.proxy.app import create_app
 from services.proxy.config import ProxyConfig, parse_duration, split_host_port
@@ -70,6 +70,7 @@ def main(argv: list[str] | None = None) -> None:
     setup_logging("kube-proxy", args)
     config = config_from_args(args)
     host, port = split_host_port(config.healthz_bind_address)
+    use_uvloop()
     run_service(create_app(config), host=host, port=port)
 
 
