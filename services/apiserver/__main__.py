@@ -59,6 +59,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--kubelet-scheme", choices=["http", "https"],
                    default=env_default("KUBEMU_KUBELET_SCHEME", "http"),
                    help="how to reach kubelets for logs and exec (env KUBEMU_KUBELET_SCHEME)")
+    p.add_argument("--max-requests-inflight", type=int,
+                   default=int(env_default("KUBEMU_MAX_REQUESTS_INFLIGHT", "400")),
+                   help="get/list requests served at once, more get 429; 0 for no limit "
+                        "(env KUBEMU_MAX_REQUESTS_INFLIGHT)")
+    p.add_argument("--max-mutating-requests-inflight", type=int,
+                   default=int(env_default("KUBEMU_MAX_MUTATING_REQUESTS_INFLIGHT", "200")),
+                   help="other (mutating) requests served at once, more get 429; 0 for no limit "
+                        "(env KUBEMU_MAX_MUTATING_REQUESTS_INFLIGHT)")
     return p.parse_args(argv)
 
 
@@ -76,6 +84,8 @@ def config_from_args(args: argparse.Namespace) -> ApiServerConfig:
         service_node_port_range=args.service_node_port_range, watch_cache_size=args.watch_cache_size,
         min_request_timeout=args.min_request_timeout, kubelet_scheme=args.kubelet_scheme,
         bookmark_interval=args.watch_bookmark_interval, compaction_interval=args.etcd_compaction_interval,
+        max_requests_inflight=args.max_requests_inflight,
+        max_mutating_requests_inflight=args.max_mutating_requests_inflight,
     )
 
 

@@ -2,7 +2,8 @@
 
 Guarantees:
 - Every request is authenticated (bearer token) except /healthz, /livez, /readyz and /version;
-  every request is answered with a Kubernetes `Status` on failure (never a traceback), counted in
+  every request is answered with a Kubernetes `Status` on failure (never a traceback; the one
+  exception is kube-apiserver's own: the max-in-flight 429 is plain text, see inflight.py), counted in
   `apiserver_request_total{verb,resource,code}` and logged in one `apiserver.request` line.
 - At startup the store is opened, one watch cache per resource starts, the system namespaces
   (default, kube-system, kube-public, kube-node-lease) and the `default/kubernetes` Service exist,
@@ -27,6 +28,7 @@ from services.apiserver.allocator import ServiceAllocator
 from services.apiserver.auth import TokenAuthenticator, UserInfo
 from services.apiserver.config import ApiServerConfig
 from services.apiserver.handlers import Api
+from services.apiserver.inflight import MaxInFlight, request_kind, too_many_requests
 from services.apiserver.metrics import ApiMetrics
 from services.apiserver.objectstore import ObjectStore, decode
 from services.apiserver.registry import Registry, default_registry
@@ -43,6 +45,7 @@ AUTH = web.AppKey("auth", TokenAuthenticator)
 STORE = web.AppKey("store", ObjectStore)
 CACHES = web.AppKey("caches", dict)
 BACKEND = web.AppKey("backend", object)
+INFLIGHT = web.AppKey("inflight", MaxInFlight)
 USER = endpoints.USER_KEY
 UNAUTHENTICATED = frozenset({"/healthz", "/livez", "/readyz", "/version", "/version/"})
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -56,6 +59,8 @@ def create_app(config: ApiServerConfig, *, backend: Any | None = None, registry:
     app = web.Application(middlewares=[_request_middleware], client_max_size=errors.MAX_BODY_BYTES + 1)
     app[CONFIG] = config
     app[METRICS] = metrics
+    app[INFLIGHT] = MaxInFlight(config.max_requests_inflight, config.max_mutating_requests_inflight)
+    metrics.track_inflight(app[INFLIGHT].current)
     app[AUTH] = TokenAuthenticator.from_file(config.token_auth_file)
     backend = backend if backend is not None else open_store(config)
     app[BACKEND] = backend
@@ -153,7 +158,14 @@ async def _request_middleware(request: web.Request, handler: Handler) -> web.Str
             if user is None:
                 raise errors.unauthorized()
             request[USER] = user
-        response = await handler(request)
+        release = request.app[INFLIGHT].admit(request_kind(request), user.groups if user else ())
+        if release is None:
+            code = 429
+            return too_many_requests()
+        try:
+            response = await handler(request)
+        finally:
+            release()
         code = response.status
         return response
     except errors.ApiStatusError as err:

@@ -34,6 +34,9 @@ class ApiServerConfig:
     # Kubelets answer logs on this scheme (kubemu's kubelets serve plain HTTP).
     kubelet_scheme: str = "http"
     shutdown_timeout: float = 10.0
+    # kube-apiserver's --max-requests-inflight / --max-mutating-requests-inflight (0: no limit).
+    max_requests_inflight: int = 400
+    max_mutating_requests_inflight: int = 200
     # Like kube-apiserver's --etcd-compaction-interval: every interval, history older than the
     # previous interval is compacted away (0: never; tests on a shared etcd must not compact).
     compaction_interval: float = 300.0

@@ -28,5 +28,13 @@ class ApiMetrics:
         if verb != "WATCH":
             children[1].observe(seconds)
 
+    def track_inflight(self, current: dict[str, int]) -> None:
+        """apiserver_current_inflight_requests{request_kind}: read from `current` at scrape time."""
+        gauge = prom.Gauge("apiserver_current_inflight_requests",
+                           "Requests being served, by kind (readOnly, mutating), against the max-in-flight limits.",
+                           ["request_kind"], registry=self.registry)
+        for kind in current:
+            gauge.labels(kind).set_function(lambda kind=kind: current[kind])
+
     def set_watchers(self, resource: str, count: int) -> None:
         self.watchers.labels(resource).set(count)
