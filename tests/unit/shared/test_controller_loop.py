@@ -63,7 +63,7 @@ def test_resource_paths(ref, ns, name, sub, path) -> None:
 
 def test_resource_table() -> None:
     assert DEPLOYMENTS.api_version == "apps/v1" and PODS.api_version == "v1"
-    assert len({r.plural for r in ALL}) == len(ALL) == 13
+    assert len({r.plural for r in ALL}) == len(ALL) == 14
     assert all(for_kind(r.api_version, r.kind) is r for r in ALL)
 
 
