@@ -23,7 +23,7 @@ import aiohttp
 import prometheus_client
 from aiohttp import web
 
-from services.apiserver import admission, codec, endpoints, errors
+from services.apiserver import admission, codec, endpoints, errors, priority
 from services.apiserver.allocator import ServiceAllocator
 from services.apiserver.auth import TokenAuthenticator, UserInfo
 from services.apiserver.config import ApiServerConfig
@@ -295,6 +295,8 @@ async def _bootstrap(app: web.Application, api: Api) -> None:
             for name in admission.SYSTEM_NAMESPACES:
                 await _ensure(api, "namespaces", None, {"metadata": {"name": name}})
             await _ensure_kubernetes_service(app, api)
+            for name in priority.SYSTEM_CLASSES:
+                await _ensure(api, "priorityclasses", None, priority.system_class(name), group="scheduling.k8s.io")
             # Serve only once every watch cache has listed: a list answered from the store before
             # then could carry a resourceVersion older than the cache's start (410 on the watch).
             for cache in app[CACHES].values():

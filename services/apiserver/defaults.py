@@ -4,8 +4,8 @@ Guarantees:
 - `apply_defaults(resource, obj)` fills in, in place, the defaults kube-apiserver fills in for the
   fields kubemu models, and never overwrites a value the client set:
   pods (restartPolicy Always, terminationGracePeriodSeconds 30, dnsPolicy ClusterFirst,
-  schedulerName default-scheduler, securityContext {}, enableServiceLinks true, priority 0,
-  preemptionPolicy PreemptLowerPriority, serviceAccountName "default"... and per container
+  schedulerName default-scheduler, securityContext {}, enableServiceLinks true,
+  serviceAccountName "default"... and per container
   imagePullPolicy (Always for `:latest` or no tag, else IfNotPresent), terminationMessagePath
   /dev/termination-log, terminationMessagePolicy File, port protocol TCP, probe timings),
   pod templates inside deployments/replicasets the same way, deployments (replicas 1,
@@ -14,7 +14,9 @@ Guarantees:
   targetPort = port, internalTrafficPolicy Cluster, ipFamilyPolicy SingleStack, ipFamilies IPv4,
   ClientIP affinity timeout 10800 s), hostNetwork pods (hostPort = containerPort),
   namespaces (spec.finalizers ["kubernetes"], status.phase Active), nodes (allocatable = capacity),
-  secrets (type Opaque; stringData merged into data), endpoint ports (protocol TCP).
+  secrets (type Opaque; stringData merged into data), endpoint ports (protocol TCP),
+  priority classes (preemptionPolicy PreemptLowerPriority). A pod's priority and
+  preemptionPolicy are admission's (priority.py), as in Kubernetes.
 - `prepare_for_create` / `prepare_for_update` / `prepare_for_status_update` do what the registry
   strategies do: status reset on create (pods start Pending with a qosClass), generation set to 1
   on create and bumped when the spec changes, status kept on main-resource updates and spec kept
@@ -117,11 +119,10 @@ def _default_pod(obj: Obj) -> None:
     spec = obj.get("spec")
     default_pod_spec(spec)
     if isinstance(spec, dict):
-        # Admission (ServiceAccount, Priority) fills these in Kubernetes; kubemu does it here.
+        # ServiceAccount admission fills these in Kubernetes; kubemu does it here. (priority and
+        # preemptionPolicy come from the Priority admission plugin: priority.py.)
         _setdefault(spec, "serviceAccountName", "default")
         _setdefault(spec, "serviceAccount", spec["serviceAccountName"])
-        _setdefault(spec, "priority", 0)
-        _setdefault(spec, "preemptionPolicy", "PreemptLowerPriority")
         _default_tolerations(spec)
 
 
@@ -241,6 +242,10 @@ def _default_node(obj: Obj) -> None:
         status["allocatable"] = dict(status["capacity"])
 
 
+def _default_priority_class(obj: Obj) -> None:
+    _setdefault(obj, "preemptionPolicy", "PreemptLowerPriority")
+
+
 _DEFAULTERS = {
     ("", "Node"): _default_node,
     ("", "Pod"): _default_pod,
@@ -251,6 +256,7 @@ _DEFAULTERS = {
     ("", "Secret"): _default_secret,
     ("", "Endpoints"): _default_endpoints,
     ("discovery.k8s.io", "EndpointSlice"): _default_endpointslice,
+    ("scheduling.k8s.io", "PriorityClass"): _default_priority_class,
 }
 
 

@@ -33,7 +33,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from services.apiserver import admission, codec, compat, errors
+from services.apiserver import admission, codec, compat, errors, priority
 from services.apiserver.allocator import ServiceAllocator
 from services.apiserver.objectstore import ObjectStore, decode as decode_obj
 from services.apiserver.registry import Registry, Resource
@@ -204,6 +204,18 @@ class Api:
             admission.check_namespace(res, meta["name"], ns_obj, meta["namespace"])
         if res.plural == "pods":
             admission.default_tolerations(obj)
+            priority.admit_pod(obj, await self.priority_classes())
+        elif res.plural == "priorityclasses":
+            priority.admit_class(obj, await self.priority_classes())
+
+    async def priority_classes(self) -> list[Obj]:
+        """Every PriorityClass, from the watch cache once it has listed (as the plugin's lister)."""
+        res = self.registry.get("scheduling.k8s.io", "v1", "priorityclasses")
+        cache = self.caches.get("priorityclasses")
+        if cache is not None and cache.ready.is_set():
+            return list(cache.state.values())
+        items, _, _ = await self.list_objects(res, None, {})
+        return items
 
     async def namespace_object(self, name: str) -> Obj | None:
         """The namespace, from the watch cache unless this server marked it for deletion lately
@@ -246,6 +258,8 @@ class Api:
             if asked_rv and asked_rv != str(revision):
                 raise errors.stale(res.plural, res.group, name)
             new = self.prepare_update(info, current, new, status_too=status_too, validate=validate)
+            if res.plural == "priorityclasses":
+                priority.admit_class(new, await self.priority_classes())
             if _same(current, new):
                 return current, False
             if dry_run:
@@ -346,6 +360,8 @@ class Api:
         res, name, ns = info.resource, info.name or "", info.namespace
         if res.plural == "namespaces":
             admission.check_namespace_delete(name)
+        elif res.plural == "priorityclasses":
+            priority.check_delete(name)
         for _ in range(CONFLICT_RETRIES):
             current, revision = await self.get_object(res, name, ns)
             _check_preconditions(res, current, options)

@@ -34,6 +34,7 @@ CORE = "io.k8s.api.core.v1."
 APPS = "io.k8s.api.apps.v1."
 DISCOVERY = "io.k8s.api.discovery.v1."
 COORD = "io.k8s.api.coordination.v1."
+SCHEDULING = "io.k8s.api.scheduling.v1."
 INT_OR_STRING = "io.k8s.apimachinery.pkg.util.intstr.IntOrString"
 QUANTITY = "io.k8s.apimachinery.pkg.api.resource.Quantity"
 TIME = META + "Time"
@@ -433,6 +434,14 @@ TYPES: dict[str, tuple[str, dict[str, F], tuple]] = {
         "strategy": ("string", "Strategy indicates the strategy for picking the leader for coordinated leader election."),
         "preferredHolder": ("string", "PreferredHolder signals to a lease holder that the lease has a more optimal holder and should be given up."),
     }),
+    SCHEDULING + "PriorityClass": _t(
+        "PriorityClass defines mapping from a priority class name to the priority integer value. The value can be any valid integer.", {
+            **_TYPE_META, "metadata": (META + "ObjectMeta", "Standard object's metadata."),
+            "value": ("integer", "value represents the integer value of this priority class. This is the actual priority that pods receive when they have the name of this class in their pod spec."),
+            "globalDefault": ("boolean", "globalDefault specifies whether this PriorityClass should be considered as the default priority for pods that do not have any priority class. Only one PriorityClass can be marked as `globalDefault`."),
+            "description": ("string", "description is an arbitrary string that usually provides guidelines on when this priority class should be used."),
+            "preemptionPolicy": ("string", "preemptionPolicy is the Policy for preempting pods with lower priority. One of Never, PreemptLowerPriority. Defaults to PreemptLowerPriority if unset."),
+        }, ("value",)),
 }
 
 _SCALARS = {
@@ -465,13 +474,15 @@ _ENUMS: dict[tuple[str, str], tuple[str, ...]] = {
     (CORE + "PodStatus", "qosClass"): ("BestEffort", "Burstable", "Guaranteed"),
     (CORE + "NamespaceStatus", "phase"): ("Active", "Terminating"),
     (APPS + "DeploymentStrategy", "type"): ("Recreate", "RollingUpdate"),
+    (SCHEDULING + "PriorityClass", "preemptionPolicy"): ("Never", "PreemptLowerPriority"),
 }
 
 # Status written by other components (kubelet, controllers) may carry fields newer than this table;
 # a full object read back and sent again (kubectl edit/replace) must not fail strict validation.
 _OPEN_TYPES = {CORE + "PodStatus", APPS + "DeploymentStatus", APPS + "ReplicaSetStatus", CORE + "NamespaceStatus"}
 
-_SCHEMA_PREFIX = {"": CORE, "apps": APPS, "discovery.k8s.io": DISCOVERY, "coordination.k8s.io": COORD}
+_SCHEMA_PREFIX = {"": CORE, "apps": APPS, "discovery.k8s.io": DISCOVERY, "coordination.k8s.io": COORD,
+                  "scheduling.k8s.io": SCHEDULING}
 
 
 def schema_name(resource: Resource) -> str:

@@ -6,7 +6,7 @@ Guarantees:
   printers (pkg/printers/internalversion): pods NAME READY STATUS RESTARTS AGE (+ IP, NODE,
   NOMINATED NODE, READINESS GATES at priority 1, shown by `-o wide`), nodes, deployments,
   replicasets, services, namespaces, events, endpoints, endpointslices, configmaps, secrets,
-  serviceaccounts, leases; NAME/AGE for anything else. All columns are always filled, as the
+  serviceaccounts, leases, priorityclasses; NAME/AGE for anything else. All columns are always filled, as the
   server does; kubectl hides those with priority > 0 unless asked for wide output.
 - A pod's STATUS is computed as kubectl's printer computes it (CrashLoopBackOff, Completed, Error,
   ErrImagePull, ContainerCreating, Terminating, Init:N/M, Init:<reason>, NotReady, ...).
@@ -519,6 +519,12 @@ SERVICEACCOUNT_COLUMNS: list[Column] = [
                                        "using this ServiceAccount are allowed to use."), AGE]
 LEASE_COLUMNS: list[Column] = [
     NAME, ("Holder", "string", 0, "", "holderIdentity contains the identity of the holder of a current lease."), AGE]
+PRIORITYCLASS_COLUMNS: list[Column] = [
+    NAME, ("Value", "integer", 0, "", "value represents the integer value of this priority class."),
+    ("Global-Default", "boolean", 0, "", "globalDefault specifies whether this PriorityClass should be considered "
+                                         "as the default priority for pods that do not have any priority class."),
+    AGE, ("PreemptionPolicy", "string", 0, "", "preemptionPolicy is the Policy for preempting pods with lower "
+                                               "priority.")]
 DEFAULT_COLUMNS: list[Column] = [NAME, AGE]
 
 
@@ -542,11 +548,15 @@ _PRINTERS: dict[str, tuple[list[Column], Callable[[Obj, datetime], list]]] = {
                         lambda o, now: [_name(o), str(len(o.get("secrets") or [])), _age(o, now)]),
     "leases": (LEASE_COLUMNS,
                lambda o, now: [_name(o), _get(o, "spec", "holderIdentity", default="<none>"), _age(o, now)]),
+    "priorityclasses": (PRIORITYCLASS_COLUMNS,
+                        lambda o, now: [_name(o), _get(o, "value", default=0), bool(o.get("globalDefault")),
+                                        _age(o, now), _get(o, "preemptionPolicy", default="")]),
 }
 
 
 def _printer(resource: Resource) -> tuple[list[Column], Callable[[Obj, datetime], list]]:
-    if resource.group in ("", "apps", "discovery.k8s.io", "coordination.k8s.io") and resource.plural in _PRINTERS:
+    if resource.group in ("", "apps", "discovery.k8s.io", "coordination.k8s.io", "scheduling.k8s.io") \
+            and resource.plural in _PRINTERS:
         return _PRINTERS[resource.plural]
     return DEFAULT_COLUMNS, lambda o, now: [_name(o), _age(o, now)]
 

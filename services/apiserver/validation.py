@@ -28,6 +28,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from .priority import HIGHEST_USER_DEFINABLE_PRIORITY, PREEMPTION_POLICIES, SYSTEM_PREFIX, is_known_system_class
 from .quantity import QuantityError, parse_quantity
 from .registry import Cause, Resource
 from .selectors import (
@@ -900,6 +901,29 @@ def _validate_lease(obj: Obj, old: Obj | None) -> list[Cause]:
     return []
 
 
+def _validate_priority_class(obj: Obj, old: Obj | None) -> list[Cause]:
+    """ValidatePriorityClass(Update): `system-` names are the system classes only, user values at most
+    1e9, preemptionPolicy Never or PreemptLowerPriority; value and preemptionPolicy immutable."""
+    causes: list[Cause] = []
+    name, value = _dig(obj, "metadata", "name") or "", obj.get("value", 0)
+    if not isinstance(value, int) or isinstance(value, bool) or not -2**31 <= value < 2**31:
+        causes.append(invalid("value", value, "must be a 32-bit integer"))
+    elif name.startswith(SYSTEM_PREFIX):
+        if why := is_known_system_class(name, value, obj.get("globalDefault")):
+            causes.append(forbidden("metadata.name", f"priority class names with '{SYSTEM_PREFIX}' prefix are "
+                                    f"reserved for system use only. error: {why}"))
+    elif value > HIGHEST_USER_DEFINABLE_PRIORITY:
+        causes.append(forbidden("value", f"maximum allowed value of a user defined priority is "
+                                         f"{HIGHEST_USER_DEFINABLE_PRIORITY}"))
+    causes += _enum("preemptionPolicy", obj.get("preemptionPolicy"), PREEMPTION_POLICIES)
+    if old is not None:
+        if obj.get("value", 0) != old.get("value", 0):
+            causes.append(forbidden("value", "may not be changed in an update."))
+        if obj.get("preemptionPolicy") != old.get("preemptionPolicy"):
+            causes.append(invalid("preemptionPolicy", obj.get("preemptionPolicy"), "field is immutable"))
+    return causes
+
+
 def _validate_endpoints(obj: Obj, old: Obj | None) -> list[Cause]:
     causes = []
     for i, subset in enumerate(obj.get("subsets") or []):
@@ -1050,6 +1074,7 @@ _VALIDATORS = {
     ("", "Endpoints"): _validate_endpoints,
     ("discovery.k8s.io", "EndpointSlice"): _validate_endpointslice,
     ("coordination.k8s.io", "Lease"): _validate_lease,
+    ("scheduling.k8s.io", "PriorityClass"): _validate_priority_class,
 }
 
 

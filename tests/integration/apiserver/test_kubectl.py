@@ -235,3 +235,41 @@ def test_exec_and_logs_go_through_the_kubelet(kubectl: Kubectl, apiserver: ApiSe
 def test_auth_can_i_and_whoami(kubectl: Kubectl) -> None:
     assert kubectl.out("auth", "can-i", "create", "pods").strip() == "yes"
     assert "admin" in kubectl.out("auth", "whoami")
+
+
+PRIORITY_MANIFESTS = """
+apiVersion: scheduling.k8s.io/v1
+kind: PriorityClass
+metadata: {name: high}
+value: 1000
+description: for the pods that matter
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: important}
+spec:
+  priorityClassName: high
+  containers: [{name: c, image: busybox}]
+"""
+
+
+def test_priority_classes_set_pod_priority(kubectl: Kubectl) -> None:
+    table = [line.split() for line in kubectl.out("get", "priorityclasses").strip().split("\n")]
+    assert table[0] == ["NAME", "VALUE", "GLOBAL-DEFAULT", "AGE", "PREEMPTIONPOLICY"]
+    assert [(r[0], r[1], r[2], r[-1]) for r in table[1:]] == [
+        ("system-cluster-critical", "2000000000", "false", "PreemptLowerPriority"),
+        ("system-node-critical", "2000001000", "false", "PreemptLowerPriority")]
+    out = kubectl.out("apply", "-f", "-", stdin=PRIORITY_MANIFESTS)
+    assert "priorityclass.scheduling.k8s.io/high created" in out and "pod/important created" in out
+    spec = kubectl.json("get", "pod", "important")["spec"]
+    assert (spec["priorityClassName"], spec["priority"], spec["preemptionPolicy"]) == ("high", 1000,
+                                                                                       "PreemptLowerPriority")
+    assert kubectl.out("get", "pc", "high", "-o", "jsonpath={.value}") == "1000"
+    bad = kubectl.run("run", "nobody", "--image=busybox", "--overrides",
+                      '{"spec": {"priorityClassName": "nope"}}', check=False)
+    assert bad.returncode == 1
+    assert 'Error from server (Forbidden): pods "nobody" is forbidden: no PriorityClass with name nope was found' \
+        in bad.stderr
+    gone = kubectl.run("delete", "pc", "system-node-critical", check=False)
+    assert 'is forbidden: this is a system priority class and cannot be deleted' in gone.stderr
+    assert kubectl.run("patch", "pc", "high", "--type=merge", "-p", '{"value": 5}', check=False).returncode == 1

@@ -21,6 +21,7 @@ NAMES = [
     ("apps", "v1", "replicasets", "ReplicaSet", True, ("rs",), True),
     ("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", True, (), False),
     ("coordination.k8s.io", "v1", "leases", "Lease", True, (), False),
+    ("scheduling.k8s.io", "v1", "priorityclasses", "PriorityClass", False, ("pc",), False),
 ]
 
 
