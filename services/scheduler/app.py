@@ -31,7 +31,7 @@ from services.scheduler.cache import SchedulerCache
 from services.scheduler.config import SchedulerConfig
 from services.scheduler.eventhandlers import EventHandlers
 from services.scheduler.metrics import SchedulerMetrics
-from services.scheduler.plugins import default_framework
+from services.scheduler.plugins import DefaultPreemption, default_framework
 from services.scheduler.queue import SchedulingQueue
 from services.scheduler.scheduler import Scheduler
 
@@ -58,8 +58,9 @@ def build_scheduler(config: SchedulerConfig, *, client: Any = None, recorder: An
                     metrics: SchedulerMetrics | None = None,
                     rng: random.Random | None = None) -> tuple[Scheduler, EventHandlers]:
     """The scheduler's parts, wired, without informers: what the app and tests share."""
-    framework = default_framework(client, profile_name=config.scheduler_name)
     cache = SchedulerCache(assumed_pod_ttl=config.assumed_pod_ttl)
+    framework = default_framework(client, profile_name=config.scheduler_name, recorder=recorder,
+                                  node_lister=cache.node_infos)
     queue = SchedulingQueue(
         events_to_register=framework.events_to_register(),
         initial_backoff=config.pod_initial_backoff_seconds, max_backoff=config.pod_max_backoff_seconds,
@@ -68,6 +69,9 @@ def build_scheduler(config: SchedulerConfig, *, client: Any = None, recorder: An
     algorithm = Algorithm(percentage_of_nodes_to_score=config.percentage_of_nodes_to_score, rng=rng)
     scheduler = Scheduler(framework=framework, cache=cache, queue=queue, client=client, recorder=recorder,
                           algorithm=algorithm, metrics=metrics)
+    for plugin in framework.post_filter_plugins:
+        if isinstance(plugin, DefaultPreemption):
+            plugin.spawn = scheduler.spawn  # its API calls are the loop's tasks, awaited on shutdown as binds are
     handlers = EventHandlers(cache=cache, queue=queue, scheduler_names=[config.scheduler_name])
     return scheduler, handlers
 

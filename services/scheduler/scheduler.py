@@ -126,7 +126,7 @@ class Scheduler:
             self._handle_failure(qpi, Status.as_error(err), start)
             return
         decided = time.perf_counter()
-        self._spawn(self._binding_cycle(state, qpi, assumed, result, start, decided))
+        self.spawn(self._binding_cycle(state, qpi, assumed, result, start, decided))
 
     def _skip_pod_schedule(self, pod_info: PodInfo) -> bool:
         meta = pod_info.pod.get("metadata") or {}
@@ -193,7 +193,7 @@ class Scheduler:
         condition = {"type": "PodScheduled", "status": "False", "reason": reason, "message": message,
                      "lastProbeTime": None}
         if self.client is not None and (new := updated_condition(pod, condition)) is not None:
-            self._spawn(self._patch_condition(pod, new))
+            self.spawn(self._patch_condition(pod, new))
 
     async def _patch_condition(self, pod: dict, condition: dict) -> None:
         meta = pod.get("metadata") or {}
@@ -211,7 +211,8 @@ class Scheduler:
         if self.recorder is not None:
             self.recorder.event(pod, event_type, reason, message)
 
-    def _spawn(self, coro) -> None:
+    def spawn(self, coro) -> None:
+        """Run `coro` as a background task of this scheduler (awaited by `wait_for_tasks`)."""
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

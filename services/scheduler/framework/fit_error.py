@@ -5,10 +5,10 @@ PreFilter rejected the pod, otherwise by the histogram of the filters' reasons (
 <reason>") sorted as strings (so "1 node(s) had untolerated taint {...}" sorts before
 "2 Insufficient memory", and "10 ..." before "2 ..."), joined by ", " and ended with "."; nodes
 no filter ran on because a PreFilter excluded them count under the absent-nodes status. A
-PostFilter message (preemption's) is appended when there is one. kube-scheduler 1.32 with its
-default DefaultPreemption plugin appends "preemption: 0/N nodes are available: N Preemption is
-not helpful for scheduling."; kubemu runs no preemption plugin, so its message is exactly what
-kube-scheduler emits with preemption disabled.
+PostFilter message is appended when there is one: with the default DefaultPreemption plugin, when
+preemption cannot help, e.g. "... 2 Insufficient memory. preemption: 0/3 nodes are available: 1
+Preemption is not helpful for scheduling, 2 No preemption victims found for incoming pod.", as
+kube-scheduler 1.32 words it; nothing is appended when preemption nominated a node.
 """
 
 from __future__ import annotations

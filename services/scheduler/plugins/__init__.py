@@ -3,15 +3,20 @@
 Guarantees: `default_plugins` lists the plugins in kube-scheduler's default order, so Filter runs
 NodeUnschedulable, NodeName, TaintToleration, NodeAffinity, NodeResourcesFit (the first
 rejection names the reason), and `DEFAULT_SCORE_WEIGHTS` are the default profile's weights.
+Given a client, the profile also binds (DefaultBinder) and preempts (DefaultPreemption, the
+PostFilter of kube-scheduler's default profile), the latter dry-running this profile's filters on
+the nodes `node_lister` gives.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from services.scheduler.framework import Framework, Plugin
+from services.scheduler.framework import Framework, NodeInfo, Plugin
 from services.scheduler.plugins.balanced_allocation import BalancedAllocation
 from services.scheduler.plugins.default_binder import DefaultBinder
+from services.scheduler.plugins.default_preemption import DefaultPreemption
 from services.scheduler.plugins.node_affinity import NodeAffinity
 from services.scheduler.plugins.node_name import NodeName
 from services.scheduler.plugins.node_resources_fit import NodeResourcesFit
@@ -26,19 +31,28 @@ DEFAULT_SCORE_WEIGHTS = {
 }
 
 
-def default_plugins(client: Any = None) -> list[Plugin]:
+def default_plugins(client: Any = None, *, recorder: Any = None,
+                    node_lister: Callable[[], list[NodeInfo]] = list) -> list[Plugin]:
     plugins: list[Plugin] = [NodeUnschedulable(), NodeName(), TaintToleration(), NodeAffinity(),
                              NodeResourcesFit(), BalancedAllocation()]
     if client is not None:
+        plugins.append(DefaultPreemption(client, recorder=recorder, node_lister=node_lister))
         plugins.append(DefaultBinder(client))
     return plugins
 
 
 def default_framework(client: Any = None, *, profile_name: str = "default-scheduler",
-                      percentage_of_nodes_to_score: int | None = None) -> Framework:
-    return Framework(default_plugins(client), score_weights=DEFAULT_SCORE_WEIGHTS, profile_name=profile_name,
-                     percentage_of_nodes_to_score=percentage_of_nodes_to_score)
+                      percentage_of_nodes_to_score: int | None = None, recorder: Any = None,
+                      node_lister: Callable[[], list[NodeInfo]] = list) -> Framework:
+    framework = Framework(default_plugins(client, recorder=recorder, node_lister=node_lister),
+                          score_weights=DEFAULT_SCORE_WEIGHTS, profile_name=profile_name,
+                          percentage_of_nodes_to_score=percentage_of_nodes_to_score)
+    for plugin in framework.post_filter_plugins:
+        if isinstance(plugin, DefaultPreemption):
+            plugin.framework = framework  # kube-scheduler hands its plugins the framework Handle
+    return framework
 
 
-__all__ = ["BalancedAllocation", "DEFAULT_SCORE_WEIGHTS", "DefaultBinder", "NodeAffinity", "NodeName",
-           "NodeResourcesFit", "NodeUnschedulable", "TaintToleration", "default_framework", "default_plugins"]
+__all__ = ["BalancedAllocation", "DEFAULT_SCORE_WEIGHTS", "DefaultBinder", "DefaultPreemption", "NodeAffinity",
+           "NodeName", "NodeResourcesFit", "NodeUnschedulable", "TaintToleration", "default_framework",
+           "default_plugins"]

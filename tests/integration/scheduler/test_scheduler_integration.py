@@ -6,7 +6,7 @@ import asyncio
 import urllib.request
 from collections import Counter
 
-from shared.resources import LEASES, NODES, PODS
+from shared.resources import LEASES, NODES, PODS, PRIORITYCLASSES
 from tests.integration.scheduler.scheduler_helpers import (
     SchedulerProcess,
     eventually,
@@ -33,6 +33,10 @@ async def all_bound(client, names: list[str]) -> dict[str, str] | None:
     pods = await pods_by_name(client)
     placed = {n: pods[n]["spec"].get("nodeName") for n in names if n in pods}
     return placed if len(placed) == len(names) and all(placed.values()) else None
+
+
+async def _events(client, name: str, reason: str) -> list[dict]:
+    return [e for e in await events_for(client, name) if e["reason"] == reason]
 
 
 async def test_pods_spread_by_least_allocated_and_get_scheduled_events(api_client, start_scheduler):
@@ -68,7 +72,8 @@ async def test_too_large_pod_stays_pending_then_lands_on_a_big_new_node(api_clie
     await start_scheduler(pod_initial_backoff_seconds=0.2, backoff_flush_period=0.1)
     await api_client.create(PODS, pod("big", memory="4Gi"))
     message = ("0/3 nodes are available: 1 node(s) had untolerated taint {node-role.kubernetes.io/control-plane: }, "
-               "2 Insufficient memory.")
+               "2 Insufficient memory. preemption: 0/3 nodes are available: "
+               "1 Preemption is not helpful for scheduling, 2 No preemption victims found for incoming pod.")
 
     async def failed_event():
         return [e for e in await events_for(api_client, "big") if e["reason"] == "FailedScheduling"]
@@ -110,7 +115,46 @@ async def test_taints_and_node_selectors_are_honoured(api_client, start_schedule
 
     [event] = await eventually(failed_event, what="FailedScheduling for nowhere")
     assert event["message"] == ("0/4 nodes are available: 1 node(s) had untolerated taint {gpu: true}, "
-                                "3 node(s) didn't match Pod's node affinity/selector.")
+                                "3 node(s) didn't match Pod's node affinity/selector. "
+                                "preemption: 0/4 nodes are available: 4 Preemption is not helpful for scheduling.")
+
+
+async def test_high_priority_pod_preempts_low_priority_pods_and_lands_once_they_are_gone(api_client, start_scheduler):
+    for name, value in (("low", 10), ("high", 1000)):
+        await api_client.create(PRIORITYCLASSES, {"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
+                                                  "metadata": {"name": name}, "value": value})
+    await create_all(api_client, [node("full", cpu="2"), node("control-plane", taints=[CONTROL_PLANE_TAINT])], NODES)
+    await start_scheduler(pod_initial_backoff_seconds=0.2, backoff_flush_period=0.1)
+    victims = ["low-0", "low-1"]
+    await create_all(api_client, [pod(n, cpu="1", priorityClassName="low") for n in victims], PODS)
+    assert await eventually(lambda: all_bound(api_client, victims), what="low pods bound") == {
+        n: "full" for n in victims}
+
+    urgent = await api_client.create(PODS, pod("urgent", cpu="2", priorityClassName="high"))
+    assert urgent["spec"]["priority"] == 1000
+
+    async def preempted():
+        pods = await pods_by_name(api_client)
+        nominated = pods["urgent"].get("status", {}).get("nominatedNodeName")
+        gone = [n for n in victims if n not in pods or pods[n]["metadata"].get("deletionTimestamp")]
+        return pods if nominated == "full" and gone == victims else None
+
+    pods = await eventually(preempted, what="urgent nominated to node full, both low pods being deleted")
+    for name in victims:  # no kubelet here: the victims stay, terminating, until deleted for good
+        [condition] = [c for c in pods[name]["status"]["conditions"] if c["type"] == "DisruptionTarget"]
+        assert (condition["status"], condition["reason"], condition["message"]) == (
+            "True", "PreemptionByScheduler", "default-scheduler: preempting to accommodate a higher priority pod")
+        [event] = await eventually(lambda n=name: _events(api_client, n, "Preempted"), what=f"Preempted on {name}")
+        assert (event["type"], event["message"]) == (
+            "Normal", f"Preempted by pod {urgent['metadata']['uid']} on node full")
+    [failed, *_] = await _events(api_client, "urgent", "FailedScheduling")
+    assert failed["message"] == ("0/2 nodes are available: 1 Insufficient cpu, "
+                                 "1 node(s) had untolerated taint {node-role.kubernetes.io/control-plane: }.")
+    assert not pods["urgent"]["spec"].get("nodeName")
+
+    for name in victims:  # what the kubelet does once the containers stopped
+        await api_client.delete(PODS, name, namespace="default", grace_period_seconds=0)
+    assert await eventually(lambda: all_bound(api_client, ["urgent"]), what="urgent bound") == {"urgent": "full"}
 
 
 async def test_no_node_is_over_committed_when_200_pods_arrive_at_once(api_client, start_scheduler):

@@ -113,7 +113,8 @@ async def test_too_large_pod_waits_with_event_and_condition_then_fits_a_new_node
     cluster.add_pod(make_pod("big", memory="4Gi"))
     await cluster.run_until_idle()
     message = ("0/3 nodes are available: 1 node(s) had untolerated taint {node-role.kubernetes.io/control-plane: }, "
-               "2 Insufficient memory.")
+               "2 Insufficient memory. preemption: 0/3 nodes are available: "
+               "1 Preemption is not helpful for scheduling, 2 No preemption victims found for incoming pod.")
     assert cluster.recorder.events == [("default/big", "Warning", "FailedScheduling", message)]
     [(key, patch, _)] = cluster.client.patches
     condition = patch["status"]["conditions"][0]
@@ -190,7 +191,9 @@ async def test_bound_pods_count_and_deleting_one_makes_room():
     cluster.add_pod(running)
     cluster.add_pod(make_pod("waiting", cpu="1"))
     await cluster.run_until_idle()
-    assert cluster.recorder.events[-1][3] == "0/1 nodes are available: 1 Insufficient cpu."
+    assert cluster.recorder.events[-1][3] == (
+        "0/1 nodes are available: 1 Insufficient cpu. "
+        "preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod.")
     cluster.handlers.on_pod_delete(running)
     assert cluster.scheduler.queue.where("default/waiting") in (ACTIVE, BACKOFF)
 
