@@ -152,6 +152,35 @@ def test_stopped_kubelet_pods_move_to_the_other_node(cluster: Cluster) -> None:
     wait_for("node-2 back without taints", untainted, timeout=60)
 
 
+def test_a_higher_priority_pod_preempts_a_lower_one(cluster: Cluster) -> None:
+    cluster.kubectl("apply", "-f", str(EXAMPLES / "filler-deployment.yaml"))
+    wait_for("2 filler pods running", lambda: len(running(cluster.get_json("pods", "-l", "app=filler")["items"])) == 2)
+    cluster.kubectl("apply", "-f", str(EXAMPLES / "urgent-pod.yaml"))
+
+    def urgent_running():
+        pod = cluster.get_json("pod", "urgent")
+        return pod if running([pod]) else None
+    urgent = wait_for("urgent Running", urgent_running)
+    assert urgent["spec"]["priority"] == 1000
+    assert urgent["status"]["nominatedNodeName"] == urgent["spec"]["nodeName"]
+    [event] = cluster.get_json("events", "--field-selector", "reason=Preempted")["items"]
+    assert event["involvedObject"]["name"].startswith("filler-")
+    assert event["message"] == f"Preempted by pod {urgent['metadata']['uid']} on node {urgent['spec']['nodeName']}"
+
+    def replacement_waits():
+        pods = [p for p in cluster.get_json("pods", "-l", "app=filler")["items"]
+                if not p["metadata"].get("deletionTimestamp")]
+        pending = [p for p in pods if p["status"].get("phase") == "Pending"]
+        conditions = [c for p in pending for c in p["status"].get("conditions", []) if c["type"] == "PodScheduled"]
+        return len(pods) == 2 and len(pending) == 1 and conditions and conditions[0]
+    condition = wait_for("the victim's replacement Pending, unschedulable", replacement_waits)
+    assert (condition["status"], condition["reason"]) == ("False", "Unschedulable")
+    assert condition["message"].startswith("0/2 nodes are available: 2 Insufficient cpu. preemption: ")
+    cluster.kubectl("delete", "-f", str(EXAMPLES / "urgent-pod.yaml"), "-f", str(EXAMPLES / "filler-deployment.yaml"))
+    for prefix in ("urgent", "filler"):
+        wait_for(f"no {prefix} pod processes", lambda: not pod_processes(prefix), timeout=60)
+
+
 def test_deleting_everything_leaves_no_pod_process(cluster: Cluster) -> None:
     cluster.kubectl("delete", "-f", str(EXAMPLES / "nginx-service.yaml"))
     cluster.kubectl("delete", "-f", str(EXAMPLES / "nginx-deployment.yaml"))
