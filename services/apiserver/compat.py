@@ -103,6 +103,14 @@ def unknown_fields(res: Resource, obj: Any) -> list[str]:
         return []
 
 
+def type_error(res: Resource, obj: Any) -> str | None:
+    """The decoder's message for a value of the wrong JSON type in `obj`, or None."""
+    try:
+        return openapi.type_error(res, obj)
+    except Exception:  # a schema gap must never fail a request
+        return None
+
+
 def strict_message(res: Resource, unknown: list[str]) -> str:
     return openapi.strict_decoding_message(res, unknown)
 

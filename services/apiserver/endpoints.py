@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import json
 from typing import Any
 
 import aiohttp
@@ -147,6 +148,7 @@ async def _watch(request: web.Request, api: Api, info: RequestInfo) -> web.Strea
 
 async def _create(request: web.Request, api: Api, info: RequestInfo) -> web.StreamResponse:
     body = codec.decode_object(await codec.read_body(request), codec.media_type(request))
+    _check_types(info.resource, body)
     warnings = _field_validation(request, info.resource, body)
     obj = await api.create(info.resource, info.namespace, body, dry_run=_dry_run(request))
     return _object_response(request, info.resource, obj, codec.wants_table(request), status=201,
@@ -156,6 +158,7 @@ async def _create(request: web.Request, api: Api, info: RequestInfo) -> web.Stre
 async def _update(request: web.Request, api: Api, info: RequestInfo) -> web.StreamResponse:
     res = info.resource
     body = codec.decode_object(await codec.read_body(request), codec.media_type(request))
+    _check_types(res, body)
     warnings = _field_validation(request, res, body)
     create = (lambda: copy.deepcopy(body)) if res.allow_create_on_update and info.subresource is None else None
     obj, created = await api.update(info, lambda _: copy.deepcopy(body), create=create, dry_run=_dry_run(request))
@@ -199,6 +202,33 @@ def _object_response(request: web.Request, res: Resource, obj: Obj, table: bool,
     return codec.respond(request, obj, status, headers)
 
 
+def _check_types(res: Resource, body: Any) -> None:
+    """A value of the wrong JSON type in a body is a 400 from the decoder, as in kube-apiserver."""
+    if isinstance(body, dict) and (message := compat.type_error(res, body)) is not None:
+        raise errors.bad_request(message)
+
+
+def _patched_types(res: Resource, patch: Any, patched: Obj) -> Obj:
+    """A patch whose result has a value of the wrong type: 422 Invalid on the field `patch`, as the
+    patcher's conversion of the patched map answers in kube-apiserver."""
+    if isinstance(patched, dict) and (message := compat.type_error(res, patched)) is not None:
+        detail = message.split(": ", 1)[1] if message.startswith(res.kind) else message
+        raise errors.invalid("", "", "", [{"reason": "FieldValueInvalid", "field": "patch",
+                                           "message": f"Invalid value: {json.dumps(_go_format(patch))}: {detail}"}])
+    return patched
+
+
+def _go_format(value: Any) -> str:
+    """`value` as Go's %+v prints a decoded JSON document (`map[spec:map[replicas:3]]`)."""
+    if isinstance(value, dict):
+        return "map[" + " ".join(f"{k}:{_go_format(v)}" for k, v in sorted(value.items())) + "]"
+    if isinstance(value, list):
+        return "[" + " ".join(_go_format(v) for v in value) + "]"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "<nil>" if value is None else str(value)
+
+
 def _field_validation(request: web.Request, res: Resource, body: Any) -> list[str]:
     """fieldValidation: Strict rejects unknown fields (400), Warn (the default) warns, Ignore ignores."""
     mode = request.query.get("fieldValidation", "Warn")
@@ -237,12 +267,12 @@ async def _patch(request: web.Request, api: Api, info: RequestInfo, dry_run: boo
                          "application/merge-patch+json") else []
 
     def mutate(current: Obj) -> Obj:
-        return compat.apply_patch(res, content_type, current, patch, manager=manager)
+        return _patched_types(res, patch, compat.apply_patch(res, content_type, current, patch, manager=manager))
 
     def create() -> Obj:
         obj = compat.apply_patch(res, content_type, None, patch, manager=manager)
         obj.setdefault("metadata", {})["name"] = info.name
-        return obj
+        return _patched_types(res, patch, obj)
 
     can_create = content_type == "application/apply-patch+yaml" and info.subresource is None
     obj, created = await api.update(info, mutate, create=create if can_create else None, dry_run=dry_run)

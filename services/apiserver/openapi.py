@@ -730,6 +730,99 @@ def _walk(value: Any, typ: str, path: str, out: list[str]) -> None:
             _walk(item, fields[key][0], child, out)
 
 
+# Integer fields Kubernetes declares int64 (the rest of the integers kubemu models are int32), for
+# the Go type named in a decode error.
+_INT64_FIELDS = frozenset({"terminationGracePeriodSeconds", "activeDeadlineSeconds", "tolerationSeconds",
+                           "deletionGracePeriodSeconds", "generation", "observedGeneration", "runAsUser",
+                           "runAsGroup", "fsGroup", "expirationSeconds", "sizeBytes"})
+_JSON_KINDS = {dict: "object", list: "array", str: "string", bool: "bool", int: "number", float: "number"}
+
+
+def type_error(resource: Resource, obj: Any) -> str | None:
+    """The message kube-apiserver's decoder gives for the first value of the wrong JSON type in `obj`
+    (a string where an integer goes...), or None. Go's decoder keeps the first such error:
+    `Deployment in version "v1" cannot be handled as a Deployment: json: cannot unmarshal string into
+    Go struct field DeploymentSpec.spec.replicas of type int32`. Fields the schema leaves open
+    (`any`, preserved unknown fields) are not checked."""
+    found = _first_type_error(obj, schema_name(resource), "", "")
+    if found is None:
+        return None
+    return f'{resource.kind} in version "{resource.version}" cannot be handled as a {resource.kind}: {found}'
+
+
+def _first_type_error(value: Any, typ: str, path: str, owner: str) -> str | None:
+    if value is None or typ == "any":
+        return None  # null decodes to the zero value
+    if typ in ("string", "integer", "boolean", "number") or typ in _SCALARS:
+        return None if _scalar_ok(value, typ) else _unmarshal(value, typ, path, owner)
+    if typ.startswith("[]"):
+        if not isinstance(value, list):
+            return _unmarshal(value, typ, path, owner)
+        for item in value:
+            if (err := _first_type_error(item, typ[2:], path, owner)) is not None:
+                return err
+        return None
+    if typ.startswith("map["):
+        if not isinstance(value, dict):
+            return _unmarshal(value, typ, path, owner)
+        for item in value.values():
+            if (err := _first_type_error(item, typ[4:-1], path, owner)) is not None:
+                return err
+        return None
+    if typ not in TYPES:
+        return None
+    if not isinstance(value, dict):
+        return _unmarshal(value, typ, path, owner)
+    fields = TYPES[typ][1]
+    struct = typ.rsplit(".", 1)[-1]
+    for key, item in value.items():
+        if key in fields:
+            if (err := _first_type_error(item, fields[key][0], f"{path}.{key}" if path else key, struct)) is not None:
+                return err
+    return None
+
+
+def _scalar_ok(value: Any, typ: str) -> bool:
+    if typ == "string" or typ in (TIME, MICRO_TIME):
+        return isinstance(value, str)
+    if typ == "integer":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if typ == "boolean":
+        return isinstance(value, bool)
+    if typ == "number":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if typ in (QUANTITY, INT_OR_STRING):  # both unmarshal from a string or a number
+        return isinstance(value, (str, int, float)) and not isinstance(value, bool)
+    return True
+
+
+def _go_type(typ: str, field: str) -> str:
+    if typ == "integer":
+        return "int64" if field in _INT64_FIELDS else "int32"
+    if typ in ("string", TIME, MICRO_TIME):
+        return {"string": "string", TIME: "v1.Time", MICRO_TIME: "v1.MicroTime"}[typ]
+    if typ in ("boolean", "number"):
+        return {"boolean": "bool", "number": "float64"}[typ]
+    if typ == QUANTITY:
+        return "resource.Quantity"
+    if typ == INT_OR_STRING:
+        return "intstr.IntOrString"
+    if typ.startswith("[]"):
+        return "[]" + _go_type(typ[2:], field)
+    if typ.startswith("map["):
+        return f"map[string]{_go_type(typ[4:-1], field)}"
+    return "v1." + typ.rsplit(".", 1)[-1]
+
+
+def _unmarshal(value: Any, typ: str, path: str, owner: str) -> str:
+    kind = _JSON_KINDS.get(type(value), "value")
+    if kind == "number" and typ == "integer":
+        kind = f"number {value}"  # Go names the literal when a number does not fit the integer type
+    field = path.rsplit(".", 1)[-1]
+    target = f"Go struct field {owner}.{path}" if owner else "Go value"
+    return f"json: cannot unmarshal {kind} into {target} of type {_go_type(typ, field)}"
+
+
 def strict_decoding_message(resource: Resource, unknown: list[str]) -> str:
     """The 400 message Kubernetes gives for unknown fields with fieldValidation=Strict."""
     detail = ", ".join(f'unknown field "{p}"' for p in unknown)

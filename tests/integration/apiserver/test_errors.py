@@ -181,3 +181,52 @@ async def test_fuzzed_updates_and_patches_never_500(sq: Raw) -> None:
             code, body = await sq.patch(path, json.dumps([{"op": "replace", "path": "/spec", "value": shape}]),
                                         content_type="application/json-patch+json")
             assert code < 500, (path, shape, body)
+
+
+DEPLOYMENTS = "/apis/apps/v1/namespaces/default/deployments"
+
+
+def _deployment(name: str, replicas: object = 1) -> dict:
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}},
+                     "template": {"metadata": {"labels": {"app": name}},
+                                  "spec": {"containers": [{"name": "c", "image": "nginx"}]}}}}
+
+
+@pytest.mark.parametrize("path, body, message", [
+    (DEPLOYMENTS, _deployment("d", "3"),
+     'Deployment in version "v1" cannot be handled as a Deployment: json: cannot unmarshal string into Go struct '
+     "field DeploymentSpec.spec.replicas of type int32"),
+    ("/api/v1/namespaces/default/configmaps", {"metadata": {"name": "c"}, "data": {"a": 1}},
+     'ConfigMap in version "v1" cannot be handled as a ConfigMap: json: cannot unmarshal number into Go struct '
+     "field ConfigMap.data of type string"),
+    ("/apis/scheduling.k8s.io/v1/priorityclasses", {"metadata": {"name": "p"}, "value": 5, "globalDefault": "yes"},
+     'PriorityClass in version "v1" cannot be handled as a PriorityClass: json: cannot unmarshal string into Go '
+     "struct field PriorityClass.globalDefault of type bool"),
+    (PODS, {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "i", "command": ["sh", 1]}]}},
+     'Pod in version "v1" cannot be handled as a Pod: json: cannot unmarshal number into Go struct field '
+     "Container.spec.containers.command of type string"),
+])
+async def test_a_value_of_the_wrong_type_is_a_decode_error_and_nothing_is_stored(sq: Raw, path: str, body: dict,
+                                                                                  message: str) -> None:
+    code, status = await sq.post(path, body)
+    assert code == 400 and _is_status(status, 400, "BadRequest") and status["message"] == message
+    code, _ = await sq.get(f"{path}/{body['metadata']['name']}")
+    assert code == 404
+
+
+async def test_wrong_types_in_an_update_or_a_patch_change_nothing(sq: Raw) -> None:
+    _, created = await sq.post(DEPLOYMENTS, _deployment("web"))
+    replaced = {**created, "spec": {**created["spec"], "replicas": "3"}}
+    code, status = await sq.put(f"{DEPLOYMENTS}/web", replaced)
+    assert code == 400 and "DeploymentSpec.spec.replicas of type int32" in status["message"]
+    code, status = await sq.patch(f"{DEPLOYMENTS}/web", b'{"spec": {"replicas": "3"}}',
+                                  content_type="application/merge-patch+json")
+    assert code == 422 and _is_status(status, 422, "Invalid")
+    assert status["details"]["causes"] == [{
+        "reason": "FieldValueInvalid", "field": "patch",
+        "message": 'Invalid value: "map[spec:map[replicas:3]]": json: cannot unmarshal string into Go struct field '
+                   "DeploymentSpec.spec.replicas of type int32"}]
+    _, after = await sq.get(f"{DEPLOYMENTS}/web")
+    assert after["metadata"]["resourceVersion"] == created["metadata"]["resourceVersion"]
+    assert after["spec"]["replicas"] == 1
