@@ -50,3 +50,14 @@ def taint(key: str, value: str = "", effect: str = "NoSchedule") -> dict:
     if value:
         out["value"] = value
     return out
+
+
+class FakeRecorder:
+    """An EventRecorder that keeps (ns/name, type, reason, message) tuples."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, str, str, str]] = []
+
+    def event(self, obj, event_type, reason, message):
+        meta = obj["metadata"]
+        self.events.append((f"{meta['namespace']}/{meta['name']}", event_type, reason, message))

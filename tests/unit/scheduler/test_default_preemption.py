@@ -17,7 +17,7 @@ from services.scheduler.plugins import DefaultPreemption, default_framework
 from services.scheduler.plugins.default_preemption import Candidate, pick_one_node_for_preemption, snapshot
 from services.scheduler.queue import ACTIVE
 
-from .builders import make_node, make_pod, node_info, taint
+from .builders import FakeRecorder, make_node, make_pod, node_info, taint
 
 UNRESOLVABLE = Code.UNSCHEDULABLE_AND_UNRESOLVABLE
 T0, T1, T2 = "2026-01-01T00:00:00Z", "2026-01-01T01:00:00Z", "2026-01-01T02:00:00Z"
@@ -49,15 +49,6 @@ class FakeClient:
         if "delete" in self.fail:
             raise self.fail["delete"]
         return {}
-
-
-class FakeRecorder:
-    def __init__(self) -> None:
-        self.events: list[tuple[str, str, str, str]] = []
-
-    def event(self, obj, event_type, reason, message):
-        meta = obj["metadata"]
-        self.events.append((f"{meta['namespace']}/{meta['name']}", event_type, reason, message))
 
 
 class FirstOffset(random.Random):

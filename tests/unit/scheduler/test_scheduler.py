@@ -11,7 +11,7 @@ from services.scheduler.app import build_scheduler
 from services.scheduler.config import SchedulerConfig
 from services.scheduler.queue import ACTIVE, BACKOFF, UNSCHEDULABLE
 
-from .builders import make_node, make_pod, taint
+from .builders import FakeRecorder, make_node, make_pod, taint
 
 
 class FakeClient:
@@ -35,15 +35,6 @@ class FakeClient:
         assert subresource == "status" and patch_type == "strategic"
         self.patches.append((f"{namespace}/{name}", patch, patch_type))
         return {}
-
-
-class FakeRecorder:
-    def __init__(self) -> None:
-        self.events: list[tuple[str, str, str, str]] = []
-
-    def event(self, obj, event_type, reason, message):
-        meta = obj["metadata"]
-        self.events.append((f"{meta['namespace']}/{meta['name']}", event_type, reason, message))
 
 
 class Cluster:
