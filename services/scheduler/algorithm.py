@@ -5,6 +5,9 @@ Guarantees:
   across cycles every node gets its turn, and stops once `num_feasible_nodes_to_find` nodes
   passed: all nodes below 100; else percentageOfNodesToScore of them (0 means adaptive:
   50 - nodes/125 percent, at least 5 %), and never fewer than 100.
+- A node with pods nominated to it (by preemption) of equal or higher priority than the pod is
+  filtered as if they ran there (on a copy), so the room preemption freed stays reserved for
+  them; the feasible list and scoring still use the node as it is (as kube-scheduler does).
 - With no feasible node, `FitError` carries the status of every node examined (its str is
   kube-scheduler's "0/N nodes are available: ..." message). With no nodes at all,
   `NoNodesAvailable`. A plugin error raises `SchedulingError`.
@@ -30,6 +33,7 @@ from services.scheduler.framework import (
     PodInfo,
     Status,
 )
+from services.scheduler.framework.runtime import add_ge_nominated_pods
 
 MIN_FEASIBLE_NODES_TO_FIND = 100
 MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND = 5
@@ -130,12 +134,17 @@ class Algorithm:
             return [nodes[(start + i) % count] for i in range(to_find)], None
         filters = fwk.filters_for_cycle(state)
         statuses = diagnosis.node_to_status
+        nominated = fwk.nominated_pods()
         feasible: list[NodeInfo] = []
         wanted = to_find
         for node in itertools.chain(nodes[start:], nodes[:start]) if start < count else nodes:
-            # Framework.run_filter_plugins, inlined: this loop runs for hundreds of nodes per pod.
+            # Framework.run_filter_plugins_with_nominated_pods, inlined: this loop runs for hundreds
+            # of nodes per pod, and a node nobody is nominated to costs one dict lookup.
+            info = node
+            if nominated and (on_node := nominated.get(node.name)) is not None:
+                info = add_ge_nominated_pods(pod, node, on_node.values())
             for name, filter_fn in filters:
-                status = filter_fn(state, pod, node)
+                status = filter_fn(state, pod, info)
                 if status is not None and status.code != Code.SUCCESS:
                     break
             else:

@@ -66,6 +66,7 @@ def build_scheduler(config: SchedulerConfig, *, client: Any = None, recorder: An
         initial_backoff=config.pod_initial_backoff_seconds, max_backoff=config.pod_max_backoff_seconds,
         max_in_unschedulable=config.pod_max_in_unschedulable_pods_seconds,
         backoff_flush_period=config.backoff_flush_period)
+    framework.pod_nominator = queue.nominator  # the Handle's PodNominator is the queue's, as in kube-scheduler
     algorithm = Algorithm(percentage_of_nodes_to_score=config.percentage_of_nodes_to_score, rng=rng)
     scheduler = Scheduler(framework=framework, cache=cache, queue=queue, client=client, recorder=recorder,
                           algorithm=algorithm, metrics=metrics)

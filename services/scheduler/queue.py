@@ -14,6 +14,9 @@ Guarantees:
   unschedulablePods longer than `max_in_unschedulable` (5 min) back, checking every 30 s.
 - An update that changes a pod's spec or metadata (not status) moves it out of
   unschedulablePods; a status-only update (e.g. our own PodScheduled condition) does not.
+- The queue keeps its `nominator` current as kube-scheduler's PriorityQueue does: a pod added
+  is nominated to its `status.nominatedNodeName` (e.g. after a restart), an update refreshes its
+  nomination (PodNominator.update_nominated_pod), a delete drops it.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from typing import Any
 
 from services.scheduler.framework import ClusterEvent, PodInfo
 from services.scheduler.framework.types import UNSCHEDULABLE_TIMEOUT, WILDCARD, pod_key
+from services.scheduler.nominator import PodNominator
 
 ACTIVE, BACKOFF, UNSCHEDULABLE = "active", "backoff", "unschedulable"
 
@@ -120,7 +124,9 @@ class SchedulingQueue:
     def __init__(self, *, events_to_register: Iterable[tuple[ClusterEvent, str]] = (),
                  initial_backoff: float = 1.0, max_backoff: float = 10.0,
                  max_in_unschedulable: float = 300.0, backoff_flush_period: float = 1.0,
-                 unschedulable_flush_period: float = 30.0, clock: Callable[[], float] = time.monotonic) -> None:
+                 unschedulable_flush_period: float = 30.0, clock: Callable[[], float] = time.monotonic,
+                 nominator: PodNominator | None = None) -> None:
+        self.nominator = nominator or PodNominator()
         self._initial_backoff, self._max_backoff = initial_backoff, max_backoff
         self._max_in_unschedulable = max_in_unschedulable
         self._backoff_flush_period, self._unschedulable_flush_period = backoff_flush_period, unschedulable_flush_period
@@ -143,12 +149,13 @@ class SchedulingQueue:
         key = pod_key(pod)
         if key in self._active:
             self.update(None, pod)
-        elif key in self._backoff:
-            self._backoff.get(key).pod_info = PodInfo(pod)
-        elif key in self._unschedulable:
-            self._unschedulable[key].pod_info = PodInfo(pod)
+            return
+        if (qpi := self._backoff.get(key) or self._unschedulable.get(key)) is not None:
+            qpi.pod_info = PodInfo(pod)
+            self.nominator.update_nominated_pod(None, qpi.pod_info)
         else:
-            self._push_active(self._new_queued(pod))
+            self._push_active(qpi := self._new_queued(pod))
+            self.nominator.add_nominated_pod(qpi.pod_info)
 
     def update(self, old: dict | None, new: dict) -> None:
         key = pod_key(new)
@@ -166,13 +173,17 @@ class SchedulingQueue:
                 del self._unschedulable[key]
                 self._requeue(qpi)
         else:
-            self._push_active(self._new_queued(new))
+            self._push_active(qpi := self._new_queued(new))
+            self.nominator.add_nominated_pod(qpi.pod_info)
+            return
+        self.nominator.update_nominated_pod(old, qpi.pod_info)
 
     def delete(self, pod: dict) -> None:
         key = pod_key(pod)
         self._active.remove(key)
         self._backoff.remove(key)
         self._unschedulable.pop(key, None)
+        self.nominator.delete_nominated_pod_if_exists(pod)
 
     def __contains__(self, key: str) -> bool:
         return key in self._active or key in self._backoff or key in self._unschedulable

@@ -13,6 +13,11 @@ Guarantees:
   Warning Event and a PodScheduled=False condition (reason Unschedulable or SchedulerError, the
   same message) are written, the condition only when it changed.
 - A pod being deleted is not scheduled; a pod already assumed is skipped.
+- Nominations (the queue's `nominator`): when PostFilter nominated a node (or cleared the
+  nomination), the failure handler records it before the next cycle starts; otherwise the pod
+  stays nominated to its own `status.nominatedNodeName`. A pod assumed, gone or bound is no
+  longer nominated. (kube-scheduler also clears the nomination, in memory and in the API, after
+  errors and when no PostFilter runs; kubemu keeps the pod's own there.)
 """
 
 from __future__ import annotations
@@ -109,9 +114,9 @@ class Scheduler:
         try:
             result = self.algorithm.schedule_pod(self.framework, state, pod_info, self.cache.node_infos())
         except FitError as err:
-            self._run_post_filter(state, pod_info, err)
+            nominated = self._run_post_filter(state, pod_info, err)
             qpi.unschedulable_plugins = set(err.diagnosis.unschedulable_plugins)
-            self._handle_failure(qpi, Status(Code.UNSCHEDULABLE, str(err)), start)
+            self._handle_failure(qpi, Status(Code.UNSCHEDULABLE, str(err)), start, nominated)
             return
         except NoNodesAvailable as err:
             self._handle_failure(qpi, Status(Code.UNSCHEDULABLE_AND_UNRESOLVABLE, str(err)), start)
@@ -125,6 +130,7 @@ class Scheduler:
         except CacheError as err:
             self._handle_failure(qpi, Status.as_error(err), start)
             return
+        self.queue.nominator.delete_nominated_pod_if_exists(assumed.pod)  # its room is now its own
         decided = time.perf_counter()
         self.spawn(self._binding_cycle(state, qpi, assumed, result, start, decided))
 
@@ -135,11 +141,13 @@ class Scheduler:
             return True
         return self.cache.is_assumed_pod(pod_info.key)
 
-    def _run_post_filter(self, state: CycleState, pod_info: PodInfo, err: FitError) -> None:
+    def _run_post_filter(self, state: CycleState, pod_info: PodInfo, err: FitError) -> str | None:
+        """The node PostFilter nominated ("" to clear a nomination), or None to leave the pod's own."""
         if not self.framework.post_filter_plugins:
-            return  # kube-scheduler: "No PostFilter plugins are registered, so no preemption will be performed"
-        _, status = self.framework.run_post_filter_plugins(state, pod_info, err.diagnosis.node_to_status)
+            return None  # kube-scheduler: "No PostFilter plugins are registered, so no preemption will be performed"
+        result, status = self.framework.run_post_filter_plugins(state, pod_info, err.diagnosis.node_to_status)
         err.diagnosis.post_filter_msg = status.message()
+        return result.nominated_node_name if result is not None else None
 
     # the binding cycle -----------------------------------------------------------------------
 
@@ -170,7 +178,9 @@ class Scheduler:
 
     # failures ----------------------------------------------------------------------------------
 
-    def _handle_failure(self, qpi: QueuedPodInfo, status: Status, start: float) -> None:
+    def _handle_failure(self, qpi: QueuedPodInfo, status: Status, start: float,
+                        nominated: str | None = None) -> None:
+        """`nominated`: the node PostFilter nominated the pod to ("" clears), None keeps the pod's own."""
         rejected = status.is_rejected()
         reason = REASON_UNSCHEDULABLE if rejected else REASON_SCHEDULER_ERROR
         message = status.message()
@@ -188,6 +198,12 @@ class Scheduler:
             if cached is not qpi.pod:
                 qpi.pod_info = PodInfo(cached)
             self.queue.add_unschedulable_if_not_present(qpi, self.queue.scheduling_cycle)
+        # Before the next cycle, not when the API update comes back: else another pod could take the
+        # room just freed. A pod gone or bound is not nominated (the nominator's pod-lister check).
+        if cached is None or (cached.get("spec") or {}).get("nodeName"):
+            self.queue.nominator.delete_nominated_pod_if_exists(qpi.pod)
+        else:
+            self.queue.nominator.add_nominated_pod(qpi.pod_info, nominated)
         pod = cached or qpi.pod
         self._event(pod, "Warning", "FailedScheduling", truncate_message(message))
         condition = {"type": "PodScheduled", "status": "False", "reason": reason, "message": message,

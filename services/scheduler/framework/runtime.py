@@ -6,6 +6,11 @@ Guarantees:
   and an empty intersection rejects the pod as kube-scheduler does.
 - Filter plugins run in profile order and the first non-success decides; a status that is
   neither success nor a rejection becomes an Error status naming the plugin.
+- With nominated pods (RunFilterPluginsWithNominatedPods): the filters see the node with the pods
+  nominated to it of equal or higher priority than the pod (not the pod itself) added, on a copy.
+  kube-scheduler then filters again without them, which only matters for plugins that a nominated
+  pod can help (inter-pod affinity); kubemu has none, so that second pass is left out. No
+  PreFilterExtensions.AddPod either: no kubemu plugin keeps per-cycle state about other pods.
 - Score: every non-skipped score plugin scores every node, normalizes, and each score must then
   lie in [0, 100] (else an Error); the total is the sum of score x weight.
 - Bind plugins run in order until one does not return Skip.
@@ -14,7 +19,8 @@ Guarantees:
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from services.scheduler.framework.cycle_state import CycleState
 from services.scheduler.framework.interface import (
@@ -36,7 +42,22 @@ from services.scheduler.framework.interface import (
 from services.scheduler.framework.status import Code, Status
 from services.scheduler.framework.types import ClusterEvent, NodeInfo, PodInfo
 
+if TYPE_CHECKING:
+    from services.scheduler.nominator import PodNominator
+
 FilterFn = Callable[[CycleState, PodInfo, NodeInfo], "Status | None"]
+
+
+def add_ge_nominated_pods(pod: PodInfo, node: NodeInfo, nominated: Iterable[PodInfo]) -> NodeInfo:
+    """`node`, or a copy of it with those `nominated` pods of priority >= `pod`'s added (addGENominatedPods)."""
+    priority = pod.priority
+    added = [p for p in nominated if p.priority >= priority and p.key != pod.key]
+    if not added:
+        return node
+    copy = node.clone()
+    for pod_info in added:
+        copy.add_pod(pod_info)
+    return copy
 
 
 class Framework:
@@ -52,6 +73,8 @@ class Framework:
         self.pre_score_plugins = [p for p in plugins if isinstance(p, PreScorePlugin)]
         self.score_plugins = [p for p in plugins if isinstance(p, ScorePlugin)]
         self.bind_plugins = [p for p in plugins if isinstance(p, BindPlugin)]
+        # The Handle's PodNominator (the scheduling queue's), set by whoever wires the scheduler.
+        self.pod_nominator: PodNominator | None = None
         weights = score_weights or {}
         self.score_weights = {p.name: weights.get(p.name, 1) for p in self.score_plugins}
 
@@ -100,6 +123,16 @@ class Framework:
                     return _as_error(f'running "{name}" filter plugin', status, name)
                 return status
         return None
+
+    def nominated_pods(self) -> dict[str, dict[str, PodInfo]]:
+        """node name -> the pods nominated to it (empty without a nominator)."""
+        return self.pod_nominator.nominated_pods if self.pod_nominator is not None else {}
+
+    def run_filter_plugins_with_nominated_pods(self, state: CycleState, pod: PodInfo, node: NodeInfo,
+                                               filters: list[tuple[str, FilterFn]] | None = None) -> Status | None:
+        if (nominated := self.nominated_pods().get(node.name)) is not None:
+            node = add_ge_nominated_pods(pod, node, nominated.values())
+        return self.run_filter_plugins(state, pod, node, filters)
 
     def run_post_filter_plugins(self, state: CycleState, pod: PodInfo,
                                 node_to_status: dict[str, Status]) -> tuple[PostFilterResult | None, Status]:

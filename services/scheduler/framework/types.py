@@ -6,7 +6,8 @@ Guarantees:
 - `NodeInfo` is a node plus the pods the scheduler counts on it (bound or assumed), with the sums
   `requested` and `non_zero_requested` kept up to date by `add_pod`/`remove_pod`, so a filter
   compares integers and never walks the node's pods. Its `node` may be None while pods of a node
-  the scheduler has not seen (or has seen deleted) are still accounted for.
+  the scheduler has not seen (or has seen deleted) are still accounted for. `clone()` copies
+  the pods and the sums (the rest is shared, read-only), for dry runs on a node.
 - `ClusterEvent` names a change in the cluster the way kube-scheduler's queue uses it to decide
   which unschedulable pods are worth retrying.
 """
@@ -107,6 +108,15 @@ class NodeInfo:
             self.non_zero_requested.milli_cpu -= pod_info.non_zero_requests.milli_cpu
             self.non_zero_requested.memory -= pod_info.non_zero_requests.memory
         return pod_info
+
+    def clone(self) -> NodeInfo:
+        """A copy whose pods and sums may be changed without touching this one's (NodeInfo.Snapshot)."""
+        copy = NodeInfo.__new__(NodeInfo)
+        for slot in NodeInfo.__slots__:
+            setattr(copy, slot, getattr(self, slot))
+        copy.pods = dict(self.pods)
+        copy.requested, copy.non_zero_requested = self.requested.copy(), self.non_zero_requested.copy()
+        return copy
 
     def __repr__(self) -> str:
         return f"NodeInfo({self.name}, pods={len(self.pods)})"

@@ -11,11 +11,13 @@ Guarantees:
 - Candidates are only the nodes the filters found Unschedulable (UnschedulableAndUnresolvable
   ones, and nodes with no status, cannot be helped by evicting pods). On a copy of each node (the
   cache is never changed) every pod of lower priority is removed; if the pod then still fails the
-  filters the node is no candidate (with the filter's reason, or "No preemption victims found for
-  incoming pod" when there was nothing to remove). Otherwise the removed pods are added back, most
-  important first (higher priority, then earlier start), each kept if the pod still fits: the rest
-  are the victims. As kube-scheduler, from a random offset, at most max(10 % of the potential
-  nodes, 100) candidates are collected.
+  filters (run as the scheduling cycle runs them, counting the pods of equal or higher priority
+  nominated to the node, so room reserved for them is not given away) the node is no candidate
+  (with the filter's reason, or "No preemption victims found for incoming pod" when there was
+  nothing to remove). Otherwise the removed pods are added back, most important first (higher
+  priority, then earlier start), each kept if the pod still fits: the rest are the victims. As
+  kube-scheduler, from a random offset, at most max(10 % of the potential nodes, 100) candidates
+  are collected.
 - The node chosen has the lowest highest-victim priority, then the lowest sum of victim
   priorities, then the fewest victims, then the latest start of its highest-priority victims,
   then comes first.
@@ -23,15 +25,19 @@ Guarantees:
   background task (`spawn`), never in the scheduling cycle: the preemptor's
   `status.nominatedNodeName` is set, then each victim not already terminating gets the
   DisruptionTarget condition, is deleted, and gets a Normal "Preempted" Event ("Preempted by pod
-  <uid> on node <node>"). API errors are logged, never raised; a victim already gone is skipped.
+  <uid> on node <node>"). Then the pods of lower priority nominated to that node (whose
+  `status.nominatedNodeName` says so) get it cleared, so they look elsewhere. API errors are
+  logged, never raised; a victim already gone is skipped.
 - With no candidate the status is Unschedulable with kube-scheduler's message, "preemption: 0/N
   nodes are available: <histogram>." (nodes that were no potential candidate count as
   "Preemption is not helpful for scheduling"), and a stale `nominatedNodeName` is cleared.
 
+The scheduler records the nomination in its nominator as soon as the cycle fails (not when the
+API update returns), so the room being freed is reserved for the preemptor from the next cycle on:
+a pod of lower priority is filtered as if the preemptor already ran there.
+
 Simplifications (kube-scheduler does these and kubemu does not): no PodDisruptionBudgets; no
-nominated-pod accounting in the filters, so a lower-priority pod may take the room freed for the
-preemptor first (kube-scheduler's addNominatedPods reserves it); no async preemption
-(SchedulerAsyncPreemption), no extenders, no preemption metrics. A pod that has not started is
+async preemption (SchedulerAsyncPreemption), no extenders, no preemption metrics. A pod that has not started is
 ordered by its creationTimestamp where kube-scheduler takes "now".
 """
 
@@ -114,16 +120,6 @@ def terminating_by_preemption(pod: dict) -> bool:
     return False
 
 
-def snapshot(node: NodeInfo) -> NodeInfo:
-    """A copy of `node` whose pods and sums may be changed without touching the cache's."""
-    copy = NodeInfo.__new__(NodeInfo)
-    for slot in NodeInfo.__slots__:
-        setattr(copy, slot, getattr(node, slot))
-    copy.pods = dict(node.pods)
-    copy.requested, copy.non_zero_requested = node.requested.copy(), node.non_zero_requested.copy()
-    return copy
-
-
 def pick_one_node_for_preemption(candidates: list[Candidate]) -> Candidate | None:
     """kube-scheduler's pickOneNodeForPreemption without its PDB criterion."""
     def earliest_top_start(c: Candidate) -> float:
@@ -181,8 +177,16 @@ class DefaultPreemption(PostFilterPlugin):
             return PostFilterResult(""), Status(Code.UNSCHEDULABLE, f"preemption: {fit_error}")
         best = pick_one_node_for_preemption(candidates)
         log.info("pod.preempting", key=pod.key, node=best.node_name, victims=[v.key for v in best.victims])
-        self.spawn(self._prepare_candidate(pod, best))
+        self.spawn(self._prepare_candidate(pod, best, self._lower_priority_nominated_pods(pod, best.node_name)))
         return PostFilterResult(best.node_name), None
+
+    def _lower_priority_nominated_pods(self, pod: PodInfo, node_name: str) -> list[PodInfo]:
+        """The pods nominated to `node_name` that `pod` outranks and whose API object says so."""
+        nominator = self.framework.pod_nominator if self.framework is not None else None
+        if nominator is None:
+            return []
+        return [p for p in nominator.nominated_pods_for_node(node_name)
+                if p.priority < pod.priority and (p.pod.get("status") or {}).get("nominatedNodeName")]
 
     def pod_eligible_to_preempt_others(self, pod: PodInfo, nominated_status: Status | None) -> tuple[bool, str]:
         if pod.spec.get("preemptionPolicy") == PREEMPT_NEVER:
@@ -216,7 +220,7 @@ class DefaultPreemption(PostFilterPlugin):
             if not any(p.priority < pod.priority for p in node.pods.values()):
                 statuses[node.name] = Status(Code.UNSCHEDULABLE_AND_UNRESOLVABLE, MSG_NO_VICTIMS)
                 continue  # nothing to evict: no copy, no dry run
-            victims, status = self.select_victims_on_node(state.clone(), pod, snapshot(node))
+            victims, status = self.select_victims_on_node(state.clone(), pod, node.clone())
             if status is None and victims:
                 candidates.append(Candidate(node.name, victims))
                 if len(candidates) >= wanted:
@@ -250,14 +254,17 @@ class DefaultPreemption(PostFilterPlugin):
     def _filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:
         if self.framework is None:
             return Status(Code.ERROR, "DefaultPreemption has no framework to run filters with")
-        return self.framework.run_filter_plugins(state, pod, node)
+        return self.framework.run_filter_plugins_with_nominated_pods(state, pod, node)
 
     # the API calls, in the background ----------------------------------------------------------
 
-    async def _prepare_candidate(self, pod: PodInfo, candidate: Candidate) -> None:
+    async def _prepare_candidate(self, pod: PodInfo, candidate: Candidate, lower_nominated: list[PodInfo]) -> None:
         await self._set_nominated_node(pod, candidate.node_name)
         victims = [v for v in candidate.victims if not (v.pod.get("metadata") or {}).get("deletionTimestamp")]
         await asyncio.gather(*(self._preempt(pod, v, candidate.node_name) for v in victims))
+        # They may no longer fit there; cleared, they look elsewhere (the informer update drops them
+        # from the nominator).
+        await asyncio.gather(*(self._set_nominated_node(p, None) for p in lower_nominated))
 
     async def _set_nominated_node(self, pod: PodInfo, node_name: str | None) -> None:
         meta = pod.pod.get("metadata") or {}

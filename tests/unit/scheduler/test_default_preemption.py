@@ -14,8 +14,9 @@ from services.scheduler.app import build_scheduler
 from services.scheduler.config import SchedulerConfig
 from services.scheduler.framework import Code, CycleState, FitError, NodeInfo, PodInfo, Status
 from services.scheduler.plugins import DefaultPreemption, default_framework
-from services.scheduler.plugins.default_preemption import Candidate, pick_one_node_for_preemption, snapshot
-from services.scheduler.queue import ACTIVE
+from services.scheduler.plugins.default_preemption import Candidate, pick_one_node_for_preemption
+from services.scheduler.nominator import PodNominator
+from services.scheduler.queue import ACTIVE, BACKOFF
 
 from .builders import FakeRecorder, make_node, make_pod, node_info, taint
 
@@ -85,6 +86,13 @@ def setup(nodes: list[NodeInfo], client: FakeClient | None = None, recorder: Fak
     return framework, plugin
 
 
+def nominator_with(node_name: str, *pods: dict) -> PodNominator:
+    nominator = PodNominator()
+    for pod in pods:
+        nominator.add_nominated_pod(PodInfo(pod), node_name)
+    return nominator
+
+
 def diagnose(framework, pod: PodInfo, nodes: list[NodeInfo]) -> tuple[CycleState, dict[str, Status]]:
     """Run the cycle up to PostFilter, as the scheduler does; the filters' status per node."""
     state = CycleState()
@@ -93,11 +101,12 @@ def diagnose(framework, pod: PodInfo, nodes: list[NodeInfo]) -> tuple[CycleState
     return state, info.value.diagnosis.node_to_status
 
 
-def select_victims(pod: PodInfo, node: NodeInfo) -> tuple[list[str], Status | None]:
+def select_victims(pod: PodInfo, node: NodeInfo, nominated: tuple[dict, ...] = ()) -> tuple[list[str], Status | None]:
     framework, plugin = setup([node])
+    framework.pod_nominator = nominator_with(node.name, *nominated)
     state = CycleState()
     framework.run_pre_filter_plugins(state, pod, [node])
-    victims, status = plugin.select_victims_on_node(state, pod, snapshot(node))
+    victims, status = plugin.select_victims_on_node(state, pod, node.clone())
     return [v.key.split("/")[1] for v in victims], status
 
 
@@ -127,6 +136,28 @@ def test_select_victims_on_node(pods, pod, victims, status):
     requested = node.requested.milli_cpu
     assert select_victims(pod, node) == (victims, status)
     assert len(node.pods) == len(pods) and node.requested.milli_cpu == requested  # the original is untouched
+
+
+def waiting(name: str, priority: int, *, cpu: str | None = "1", nominated: str = "") -> dict:
+    """A pending pod nominated to a node (its status says so when `nominated` is given)."""
+    pod = make_pod(name, cpu=cpu, priority=priority)
+    if nominated:
+        pod["status"]["nominatedNodeName"] = nominated
+    return pod
+
+
+@pytest.mark.parametrize(("nominated", "victims", "status"), [
+    ((), ["v"], None),
+    # the room a higher-priority nominated pod is waiting for is not the preemptor's to take
+    ((waiting("other", 200, cpu="2"),), [], Status(Code.UNSCHEDULABLE, "Insufficient cpu")),
+    ((waiting("peer", 100, cpu="2"),), [], Status(Code.UNSCHEDULABLE, "Insufficient cpu")),
+    # a lower-priority one does not count, nor the preemptor itself
+    ((waiting("lower", 50, cpu="2"),), ["v"], None),
+    ((waiting("high", 100, cpu="2"),), ["v"], None),
+])
+def test_the_dry_run_counts_nominated_pods_of_equal_or_higher_priority(nominated, victims, status):
+    node = node_info(make_node("n", cpu="3"), low("v", cpu="2"))
+    assert select_victims(preemptor(cpu="2"), node, nominated) == (victims, status)
 
 
 # choosing the node ---------------------------------------------------------------------------------
@@ -245,6 +276,24 @@ async def test_post_filter_nominates_the_best_node_and_preempts_in_the_backgroun
     assert recorder.events == [("default/b2", "Normal", "Preempted", "Preempted by pod uid-default-high on node b")]
 
 
+async def test_lower_priority_pods_nominated_to_the_chosen_node_are_cleared():
+    nodes, client = crowded_cluster(), FakeClient()
+    framework, plugin = setup(nodes, client)
+    framework.pod_nominator = nominator_with(
+        "b", waiting("lower", 5, cpu=None, nominated="b"),
+        waiting("in-memory-only", 5, cpu=None),  # its API object does not say so yet: left alone
+        waiting("above", 200, cpu=None, nominated="b"))
+    framework.pod_nominator.add_nominated_pod(PodInfo(waiting("elsewhere", 5, nominated="a")))
+    pod = preemptor(cpu="2")
+    state, statuses = diagnose(framework, pod, nodes)
+    result, _ = plugin.post_filter(state, pod, statuses)
+    await asyncio.gather(*plugin._tasks)
+    assert result.nominated_node_name == "b"
+    assert [c[:2] for c in client.calls] == [("patch", "default/high"), ("patch", "default/b2"),
+                                             ("delete", "default/b2"), ("patch", "default/lower")]
+    assert client.calls[-1][2] == {"status": {"nominatedNodeName": None}}
+
+
 @pytest.mark.parametrize(("fail", "calls_per_victim", "events"), [
     ({"patch": GONE}, ["patch"], 0),  # already gone: no delete, no event
     ({"delete": GONE}, ["patch", "delete"], 0),
@@ -312,6 +361,68 @@ async def test_scheduler_preempts_then_binds_once_the_victim_is_gone():
     scheduler.queue.flush_backoff_completed()
     assert scheduler.queue.pending_pods()[ACTIVE] == 1
     scheduler.schedule_one(scheduler.queue.pop_nowait())
+    await scheduler.wait_for_tasks()
+    assert [(b["metadata"]["name"], b["target"]["name"]) for b in client.bindings] == [("high", "n")]
+
+
+async def test_the_room_freed_for_a_preemptor_is_not_taken_by_a_lower_priority_pod():
+    client, recorder = FakeClient(), FakeRecorder()
+    scheduler, handlers = build_scheduler(SchedulerConfig(leader_elect=False), client=client, recorder=recorder,
+                                          rng=random.Random(0))
+    nominator = scheduler.queue.nominator
+    pods: dict[str, dict] = {}
+    scheduler.pod_lister = lambda ns, name: pods.get(f"{ns}/{name}")
+
+    def informer(pod: dict, event: str = "add", old: dict | None = None) -> None:
+        key = f"default/{pod['metadata']['name']}"
+        if event == "delete":
+            pods.pop(key)
+            handlers.on_pod_delete(pod)
+            return
+        pods[key] = pod
+        if event == "add":
+            handlers.on_pod_add(pod)
+        else:
+            handlers.on_pod_update(old, pod)
+
+    handlers.on_node_add(make_node("n", cpu="2"))
+    victim, high = low("victim", cpu="2"), preemptor(cpu="2").pod
+    informer(victim)
+    informer(high)
+    scheduler.schedule_one(scheduler.queue.pop_nowait())
+    assert nominator.nominated_node("default/high") == "n"  # at once, before any API call returns
+    await scheduler.wait_for_tasks()
+    assert ("delete", "default/victim") in client.calls
+
+    # Our PodScheduled condition comes back before the nominatedNodeName: the reservation stays.
+    with_condition = {**high, "status": {**high["status"], "conditions": [{"type": "PodScheduled"}]}}
+    informer(with_condition, "update", high)
+    informer({**with_condition, "status": {**with_condition["status"], "nominatedNodeName": "n"}}, "update",
+             with_condition)
+    assert nominator.nominated_node("default/high") == "n"
+
+    # While the victim terminates, a pod of lower (but higher than the victim's) priority arrives: it
+    # neither fits nor preempts the victim again, as the room it would free is the preemptor's.
+    informer(terminating(dict(victim, metadata=dict(victim["metadata"]))), "update", victim)
+    informer(make_pod("mid", cpu="1", priority=50))
+    scheduler.schedule_one(scheduler.queue.pop_nowait())
+    assert recorder.events[-1] == ("default/mid", "Warning", "FailedScheduling",
+                                   ("0/1 nodes are available: 1 Insufficient cpu. "
+                                    "preemption: 0/1 nodes are available: 1 Insufficient cpu."))
+
+    # The victim is gone; the preemptor still backs off when another lower-priority pod arrives.
+    informer(pods["default/victim"], "delete")
+    assert scheduler.queue.where("default/high") == BACKOFF
+    informer(make_pod("late", cpu="1", priority=50))
+    scheduler.schedule_one(scheduler.queue.pop_nowait())
+    assert recorder.events[-1][:3] == ("default/late", "Warning", "FailedScheduling")
+    assert recorder.events[-1][3].startswith("0/1 nodes are available: 1 Insufficient cpu.")
+    assert scheduler.cache.get_node_info("n").pods == {}
+
+    scheduler.queue._clock = lambda: 10**9  # backoffs are over: the preemptor goes first and binds
+    scheduler.queue.flush_backoff_completed()
+    scheduler.schedule_one(scheduler.queue.pop_nowait())
+    assert nominator.nominated_pods == {}  # assumed: no longer nominated
     await scheduler.wait_for_tasks()
     assert [(b["metadata"]["name"], b["target"]["name"]) for b in client.bindings] == [("high", "n")]
 
