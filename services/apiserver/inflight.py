@@ -8,7 +8,7 @@ Fairness is off; kubemu has no APF):
   proxy subresources (kube-apiserver's BasicLongRunningRequestCheck).
 - A request over the limit is answered at once, not queued: 429 with `Retry-After: 1` and
   kube-apiserver's plain-text body "Too many requests, please try again later." (that filter
-  answers with http.Error, not a Status). clients retry after Retry-After, as client-go does.
+  answers with http.Error, not a Status). Clients retry after Retry-After, as client-go does.
 - Members of `system:masters` are always served ("a system:master is so powerful that they should
   always get an answer"), though they still count while they are served.
 """
