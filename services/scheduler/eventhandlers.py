@@ -8,7 +8,8 @@ Guarantees (kube-scheduler's addAllEventHandlers):
   leaves the queue and its assumption becomes a fact. A finished pod (Succeeded/Failed) no longer
   counts, as the scheduler's informer (field selector `status.phase!=Succeeded,...`) never sees it.
 - Deleting an assigned pod frees room: unschedulable pods that NodeResourcesFit rejected are
-  retried. Adding a node, or a node update that changes what filters read (allocatable, labels,
+  retried. A pod newly assigned to a node (added, or just bound) retries the pods rejected by a
+  plugin that registered pod adds (PodTopologySpread: the minimum count of a domain may rise). Adding a node, or a node update that changes what filters read (allocatable, labels,
   taints, unschedulable, conditions), retries the pods that plugins interested in it rejected.
 - Handlers never block and never raise into the informer: cache errors are logged.
 """
@@ -20,7 +21,7 @@ from collections.abc import Iterable
 from shared.logging import get_logger
 from services.scheduler.cache import CacheError, SchedulerCache
 from services.scheduler.framework import node_update_event, pod_key
-from services.scheduler.framework.types import ASSIGNED_POD_DELETE, NODE_ADD
+from services.scheduler.framework.types import ASSIGNED_POD_ADD, ASSIGNED_POD_DELETE, NODE_ADD
 from services.scheduler.queue import SchedulingQueue
 
 log = get_logger()
@@ -61,6 +62,7 @@ class EventHandlers:
     def on_pod_add(self, pod: dict) -> None:
         if self._countable(pod):
             self._cache_call(self.cache.add_pod, pod)
+            self.queue.move_all_to_active_or_backoff(ASSIGNED_POD_ADD)
         elif self._queueable(pod) and not self.cache.is_assumed_pod(pod_key(pod)):
             self.queue.add(pod)
 
@@ -71,6 +73,7 @@ class EventHandlers:
             else:  # just bound (by us or anyone): it leaves the queue and counts on its node
                 self.queue.delete(new)
                 self._cache_call(self.cache.add_pod, new)
+                self.queue.move_all_to_active_or_backoff(ASSIGNED_POD_ADD)
             return
         if self._countable(old):  # finished: no longer uses its node
             self._remove_assigned(old)

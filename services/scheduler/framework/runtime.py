@@ -10,7 +10,8 @@ Guarantees:
   nominated to it of equal or higher priority than the pod (not the pod itself) added, on a copy.
   kube-scheduler then filters again without them, which only matters for plugins that a nominated
   pod can help (inter-pod affinity); kubemu has none, so that second pass is left out. No
-  PreFilterExtensions.AddPod either: no kubemu plugin keeps per-cycle state about other pods.
+  PreFilterExtensions.AddPod either: PodTopologySpread, the one plugin with per-cycle counts of
+  other pods, recounts a node copy it is given instead.
 - Score: every non-skipped score plugin scores every node, normalizes, and each score must then
   lie in [0, 100] (else an Error); the total is the sum of score x weight.
 - Bind plugins run in order until one does not return Skip.

@@ -151,6 +151,7 @@ class ClusterEvent:
 
 
 NODE_ADD = ClusterEvent(NODE, ActionType.ADD, "NodeAdd")
+ASSIGNED_POD_ADD = ClusterEvent(POD, ActionType.ADD, "AssignedPodAdd")
 ASSIGNED_POD_DELETE = ClusterEvent(POD, ActionType.DELETE, "AssignedPodDelete")
 UNSCHEDULABLE_TIMEOUT = ClusterEvent(WILDCARD, ActionType.ALL, "UnschedulableTimeout")
 

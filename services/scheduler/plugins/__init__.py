@@ -1,8 +1,9 @@
 """The in-tree plugins and kube-scheduler's default profile built from them.
 
 Guarantees: `default_plugins` lists the plugins in kube-scheduler's default order, so Filter runs
-NodeUnschedulable, NodeName, TaintToleration, NodeAffinity, NodeResourcesFit (the first
-rejection names the reason), and `DEFAULT_SCORE_WEIGHTS` are the default profile's weights.
+NodeUnschedulable, NodeName, TaintToleration, NodeAffinity, NodeResourcesFit, PodTopologySpread
+(the first rejection names the reason), and `DEFAULT_SCORE_WEIGHTS` are the default profile's
+weights.
 Given a client, the profile also binds (DefaultBinder) and preempts (DefaultPreemption, the
 PostFilter of kube-scheduler's default profile), the latter dry-running this profile's filters on
 the nodes `node_lister` gives.
@@ -21,12 +22,14 @@ from services.scheduler.plugins.node_affinity import NodeAffinity
 from services.scheduler.plugins.node_name import NodeName
 from services.scheduler.plugins.node_resources_fit import NodeResourcesFit
 from services.scheduler.plugins.node_unschedulable import NodeUnschedulable
+from services.scheduler.plugins.pod_topology_spread import PodTopologySpread
 from services.scheduler.plugins.taint_toleration import TaintToleration
 
 DEFAULT_SCORE_WEIGHTS = {
     "TaintToleration": 3,
     "NodeAffinity": 2,
     "NodeResourcesFit": 1,
+    "PodTopologySpread": 2,
     "NodeResourcesBalancedAllocation": 1,
 }
 
@@ -34,7 +37,7 @@ DEFAULT_SCORE_WEIGHTS = {
 def default_plugins(client: Any = None, *, recorder: Any = None,
                     node_lister: Callable[[], list[NodeInfo]] = list) -> list[Plugin]:
     plugins: list[Plugin] = [NodeUnschedulable(), NodeName(), TaintToleration(), NodeAffinity(),
-                             NodeResourcesFit(), BalancedAllocation()]
+                             NodeResourcesFit(), PodTopologySpread(), BalancedAllocation()]
     if client is not None:
         plugins.append(DefaultPreemption(client, recorder=recorder, node_lister=node_lister))
         plugins.append(DefaultBinder(client))
@@ -54,5 +57,5 @@ def default_framework(client: Any = None, *, profile_name: str = "default-schedu
 
 
 __all__ = ["BalancedAllocation", "DEFAULT_SCORE_WEIGHTS", "DefaultBinder", "DefaultPreemption", "NodeAffinity",
-           "NodeName", "NodeResourcesFit", "NodeUnschedulable", "TaintToleration", "default_framework",
-           "default_plugins"]
+           "NodeName", "NodeResourcesFit", "NodeUnschedulable", "PodTopologySpread", "TaintToleration",
+           "default_framework", "default_plugins"]

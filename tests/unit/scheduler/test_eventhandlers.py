@@ -105,6 +105,18 @@ def test_new_node_and_deleted_pod_retry_unschedulable_pods(handlers):
     assert handlers.queue.where("default/big") in (ACTIVE, BACKOFF)  # out of unschedulablePods
 
 
+def test_a_newly_assigned_pod_retries_only_pods_a_pod_add_may_help(handlers):
+    _park(handlers, make_pod("spread", cpu="1"), {"PodTopologySpread"})
+    _park(handlers, make_pod("big", cpu="100"), {"NodeResourcesFit"})
+    handlers.on_pod_add(make_pod("other", node_name="n"))
+    assert handlers.queue.where("default/spread") in (ACTIVE, BACKOFF)
+    assert handlers.queue.where("default/big") == UNSCHEDULABLE  # a pod more never frees resources
+    _park(handlers, make_pod("spread", cpu="1"), {"PodTopologySpread"})
+    handlers.on_pod_add(PENDING)
+    handlers.on_pod_update(PENDING, BOUND)  # just bound
+    assert handlers.queue.where("default/spread") in (ACTIVE, BACKOFF)
+
+
 def test_deleted_node_is_no_longer_a_candidate(handlers):
     handlers.on_node_delete(make_node("n"))
     assert handlers.cache.node_infos() == []
