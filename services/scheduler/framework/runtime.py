@@ -8,10 +8,10 @@ Guarantees:
   neither success nor a rejection becomes an Error status naming the plugin.
 - With nominated pods (RunFilterPluginsWithNominatedPods): the filters see the node with the pods
   nominated to it of equal or higher priority than the pod (not the pod itself) added, on a copy.
-  kube-scheduler then filters again without them, which only matters for plugins that a nominated
-  pod can help (inter-pod affinity); kubemu has none, so that second pass is left out. No
-  PreFilterExtensions.AddPod either: PodTopologySpread, the one plugin with per-cycle counts of
-  other pods, recounts a node copy it is given instead.
+  kube-scheduler then filters again without them, which only matters for plugins a nominated pod
+  can help: InterPodAffinity does that second pass itself on the copy it is given, so the
+  framework does not. No PreFilterExtensions.AddPod/RemovePod either: the plugins with per-cycle
+  counts of other pods (PodTopologySpread, InterPodAffinity) recount a node copy instead.
 - Score: every non-skipped score plugin scores every node, normalizes, and each score must then
   lie in [0, 100] (else an Error); the total is the sum of score x weight.
 - Bind plugins run in order until one does not return Skip.

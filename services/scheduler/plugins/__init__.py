@@ -1,9 +1,9 @@
 """The in-tree plugins and kube-scheduler's default profile built from them.
 
 Guarantees: `default_plugins` lists the plugins in kube-scheduler's default order, so Filter runs
-NodeUnschedulable, NodeName, TaintToleration, NodeAffinity, NodeResourcesFit, PodTopologySpread
-(the first rejection names the reason), and `DEFAULT_SCORE_WEIGHTS` are the default profile's
-weights.
+NodeUnschedulable, NodeName, TaintToleration, NodeAffinity, NodeResourcesFit, PodTopologySpread,
+InterPodAffinity (the first rejection names the reason), and `DEFAULT_SCORE_WEIGHTS` are the
+default profile's weights.
 Given a client, the profile also binds (DefaultBinder) and preempts (DefaultPreemption, the
 PostFilter of kube-scheduler's default profile), the latter dry-running this profile's filters on
 the nodes `node_lister` gives.
@@ -18,6 +18,7 @@ from services.scheduler.framework import Framework, NodeInfo, Plugin
 from services.scheduler.plugins.balanced_allocation import BalancedAllocation
 from services.scheduler.plugins.default_binder import DefaultBinder
 from services.scheduler.plugins.default_preemption import DefaultPreemption
+from services.scheduler.plugins.inter_pod_affinity import InterPodAffinity
 from services.scheduler.plugins.node_affinity import NodeAffinity
 from services.scheduler.plugins.node_name import NodeName
 from services.scheduler.plugins.node_resources_fit import NodeResourcesFit
@@ -30,6 +31,7 @@ DEFAULT_SCORE_WEIGHTS = {
     "NodeAffinity": 2,
     "NodeResourcesFit": 1,
     "PodTopologySpread": 2,
+    "InterPodAffinity": 2,
     "NodeResourcesBalancedAllocation": 1,
 }
 
@@ -37,7 +39,8 @@ DEFAULT_SCORE_WEIGHTS = {
 def default_plugins(client: Any = None, *, recorder: Any = None,
                     node_lister: Callable[[], list[NodeInfo]] = list) -> list[Plugin]:
     plugins: list[Plugin] = [NodeUnschedulable(), NodeName(), TaintToleration(), NodeAffinity(),
-                             NodeResourcesFit(), PodTopologySpread(), BalancedAllocation()]
+                             NodeResourcesFit(), PodTopologySpread(), InterPodAffinity(),
+                             BalancedAllocation()]
     if client is not None:
         plugins.append(DefaultPreemption(client, recorder=recorder, node_lister=node_lister))
         plugins.append(DefaultBinder(client))
@@ -56,6 +59,6 @@ def default_framework(client: Any = None, *, profile_name: str = "default-schedu
     return framework
 
 
-__all__ = ["BalancedAllocation", "DEFAULT_SCORE_WEIGHTS", "DefaultBinder", "DefaultPreemption", "NodeAffinity",
-           "NodeName", "NodeResourcesFit", "NodeUnschedulable", "PodTopologySpread", "TaintToleration",
+__all__ = ["BalancedAllocation", "DEFAULT_SCORE_WEIGHTS", "DefaultBinder", "DefaultPreemption", "InterPodAffinity",
+           "NodeAffinity", "NodeName", "NodeResourcesFit", "NodeUnschedulable", "PodTopologySpread", "TaintToleration",
            "default_framework", "default_plugins"]
