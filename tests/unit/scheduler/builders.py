@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from services.scheduler.framework import NodeInfo, PodInfo
+from typing import Any
+
+from services.scheduler.framework import Code, CycleState, NodeInfo, PodInfo
 
 
 def make_pod(name: str = "p", namespace: str = "default", *, cpu: str | None = None, memory: str | None = None,
@@ -61,3 +63,20 @@ class FakeRecorder:
     def event(self, obj, event_type, reason, message):
         meta = obj["metadata"]
         self.events.append((f"{meta['namespace']}/{meta['name']}", event_type, reason, message))
+
+
+def terminating(pod: dict) -> dict:
+    """`pod`, marked for deletion."""
+    pod["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+    return pod
+
+
+def run_filter(plugin: Any, pod_info: PodInfo, nodes: list[NodeInfo]) -> dict[str, Any] | str:
+    """`plugin`'s Filter status for each node after its PreFilter, or "skip" when PreFilter skips."""
+    state = CycleState()
+    _, status = plugin.pre_filter(state, pod_info, nodes)
+    if status is not None and status.code == Code.SKIP:
+        return "skip"
+    assert status is None, status
+    return {node.name: plugin.filter(state, pod_info, node) for node in nodes}
+

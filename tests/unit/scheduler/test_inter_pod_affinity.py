@@ -15,7 +15,8 @@ from services.scheduler.plugins.inter_pod_affinity import (
     ERR_REASON_EXISTING_ANTI_AFFINITY_RULES_NOT_MATCH,
 )
 
-from .builders import make_node, make_pod, node_info
+from . import builders
+from .builders import make_node, make_pod, node_info, terminating
 from .test_scheduler import Cluster
 
 HOST = "kubernetes.io/hostname"
@@ -67,19 +68,8 @@ def host(name: str, *pods: dict, zone: str | None = None, **kw) -> NodeInfo:
     return node_info(make_node(name, labels=labels, **kw), *pods)
 
 
-def terminating(p: dict) -> dict:
-    p["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
-    return p
-
-
 def run_filter(pod_info: PodInfo, nodes: list[NodeInfo]) -> dict[str, Status | None] | str:
-    """Each node's Filter status, or "skip" when PreFilter skips."""
-    plugin, state = InterPodAffinity(), CycleState()
-    _, status = plugin.pre_filter(state, pod_info, nodes)
-    if status is not None and status.code == Code.SKIP:
-        return "skip"
-    assert status is None, status
-    return {node.name: plugin.filter(state, pod_info, node) for node in nodes}
+    return builders.run_filter(InterPodAffinity(), pod_info, nodes)
 
 
 @pytest.mark.parametrize(("pod_info", "nodes", "expected"), [

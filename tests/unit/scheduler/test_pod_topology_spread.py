@@ -26,7 +26,8 @@ from services.scheduler.plugins.pod_topology_spread import (
     ERR_REASON_NODE_LABEL_NOT_MATCH,
 )
 
-from .builders import make_node, make_pod, node_info, taint
+from . import builders
+from .builders import make_node, make_pod, node_info, taint, terminating
 from .test_default_preemption import FakeClient as PreemptionClient
 from .test_default_preemption import FirstOffset
 from .test_scheduler import Cluster
@@ -68,18 +69,7 @@ def zone_node(name: str, zone: str | None, *pods: dict, **kw) -> NodeInfo:
 
 
 def run_filter(pod: PodInfo, nodes: list[NodeInfo]) -> dict[str, Status | None] | str:
-    """Each node's Filter status, or "skip" when PreFilter skips."""
-    plugin, state = PodTopologySpread(), CycleState()
-    _, status = plugin.pre_filter(state, pod, nodes)
-    if status is not None and status.code == Code.SKIP:
-        return "skip"
-    assert status is None, status
-    return {node.name: plugin.filter(state, pod, node) for node in nodes}
-
-
-def terminating(pod: dict) -> dict:
-    pod["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
-    return pod
+    return builders.run_filter(PodTopologySpread(), pod, nodes)
 
 
 @pytest.mark.parametrize(("pod", "nodes", "expected"), [
