@@ -60,7 +60,7 @@ def build_scheduler(config: SchedulerConfig, *, client: Any = None, recorder: An
     """The scheduler's parts, wired, without informers: what the app and tests share."""
     cache = SchedulerCache(assumed_pod_ttl=config.assumed_pod_ttl)
     framework = default_framework(client, profile_name=config.scheduler_name, recorder=recorder,
-                                  node_lister=cache.node_infos)
+                                  node_lister=cache.node_infos, pods_with_affinity=cache.pods_with_affinity)
     queue = SchedulingQueue(
         events_to_register=framework.events_to_register(),
         initial_backoff=config.pod_initial_backoff_seconds, max_backoff=config.pod_max_backoff_seconds,

@@ -54,6 +54,7 @@ class SchedulerCache:
         self._node_list: list[NodeInfo] | None = None
         self._pods: dict[str, _PodState] = {}
         self._assumed: set[str] = set()
+        self._pods_with_affinity = 0
 
     # nodes -----------------------------------------------------------------------------------
 
@@ -87,6 +88,10 @@ class SchedulerCache:
         if self._node_list is None:
             self._node_list = [self._nodes[name] for name in self._order]
         return self._node_list
+
+    def pods_with_affinity(self) -> int:
+        """How many counted pods (bound or assumed) have pod (anti-)affinity of their own."""
+        return self._pods_with_affinity
 
     def node_count(self) -> int:
         return len(self._order)
@@ -202,11 +207,13 @@ class SchedulerCache:
         if node is None:
             node = self._nodes[name] = NodeInfo(name=name)  # the Node may arrive later
         node.add_pod(info)
+        self._pods_with_affinity += info.has_pod_affinity
 
     def _remove_from_node(self, info: PodInfo) -> None:
         node = self._nodes.get(info.node_name)
         if node is None:
             return
-        node.remove_pod(info.key)
+        if (removed := node.remove_pod(info.key)) is not None:
+            self._pods_with_affinity -= removed.has_pod_affinity
         if node.node is None and not node.pods:
             del self._nodes[info.node_name]

@@ -37,10 +37,11 @@ DEFAULT_SCORE_WEIGHTS = {
 
 
 def default_plugins(client: Any = None, *, recorder: Any = None,
-                    node_lister: Callable[[], list[NodeInfo]] = list) -> list[Plugin]:
+                    node_lister: Callable[[], list[NodeInfo]] = list,
+                    pods_with_affinity: Callable[[], int] | None = None) -> list[Plugin]:
     plugins: list[Plugin] = [NodeUnschedulable(), NodeName(), TaintToleration(), NodeAffinity(),
-                             NodeResourcesFit(), PodTopologySpread(), InterPodAffinity(),
-                             BalancedAllocation()]
+                             NodeResourcesFit(), PodTopologySpread(),
+                             InterPodAffinity(pods_with_affinity=pods_with_affinity), BalancedAllocation()]
     if client is not None:
         plugins.append(DefaultPreemption(client, recorder=recorder, node_lister=node_lister))
         plugins.append(DefaultBinder(client))
@@ -49,8 +50,10 @@ def default_plugins(client: Any = None, *, recorder: Any = None,
 
 def default_framework(client: Any = None, *, profile_name: str = "default-scheduler",
                       percentage_of_nodes_to_score: int | None = None, recorder: Any = None,
-                      node_lister: Callable[[], list[NodeInfo]] = list) -> Framework:
-    framework = Framework(default_plugins(client, recorder=recorder, node_lister=node_lister),
+                      node_lister: Callable[[], list[NodeInfo]] = list,
+                      pods_with_affinity: Callable[[], int] | None = None) -> Framework:
+    framework = Framework(default_plugins(client, recorder=recorder, node_lister=node_lister,
+                                          pods_with_affinity=pods_with_affinity),
                           score_weights=DEFAULT_SCORE_WEIGHTS, profile_name=profile_name,
                           percentage_of_nodes_to_score=percentage_of_nodes_to_score)
     for plugin in framework.post_filter_plugins:

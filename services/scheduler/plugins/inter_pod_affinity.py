@@ -15,6 +15,8 @@ Guarantees:
   is kept in `AffinityIndex`, refreshed by comparing each node's pods with the ones seen last
   time (C-speed dict comparisons, Python work only for nodes that changed), so a cluster without
   affinity costs a pod without affinity no per-pod work at PreFilter or PreScore (both Skip).
+  Given the cache's count of pods with pod (anti-)affinity, a pod without any in a cluster where
+  that count is 0 skips both at once, without looking at the nodes.
 - Filter, in this order (the first failure is the status):
   1. every required podAffinity term needs a matching pod in the node's domain, all terms matched
      by one pod (kube-scheduler counts pods matching all terms); a node without a term's
@@ -41,7 +43,7 @@ from __future__ import annotations
 
 import itertools
 import operator
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from shared.informer.selectors import Selector, from_label_selector
@@ -242,9 +244,16 @@ class PreFilterState:
 class InterPodAffinity(PreFilterPlugin, FilterPlugin, PreScorePlugin, ScorePlugin):
     name = "InterPodAffinity"
 
-    def __init__(self, *, hard_pod_affinity_weight: int = HARD_POD_AFFINITY_WEIGHT) -> None:
+    def __init__(self, *, hard_pod_affinity_weight: int = HARD_POD_AFFINITY_WEIGHT,
+                 pods_with_affinity: Callable[[], int] | None = None) -> None:
+        """`pods_with_affinity`: how many pods the cache counts that have pod (anti-)affinity; when
+        it says none and the pod has none either, PreFilter and PreScore skip at once."""
         self.hard_pod_affinity_weight = hard_pod_affinity_weight
         self.index = AffinityIndex()
+        self._pods_with_affinity = pods_with_affinity
+
+    def _nothing_to_do(self, pod: PodInfo) -> bool:
+        return self._pods_with_affinity is not None and not pod.has_pod_affinity and self._pods_with_affinity() == 0
 
     def events_to_register(self) -> list[ClusterEvent]:
         return [ClusterEvent("Pod", ActionType.ADD | ActionType.UPDATE_POD | ActionType.DELETE),
@@ -254,6 +263,8 @@ class InterPodAffinity(PreFilterPlugin, FilterPlugin, PreScorePlugin, ScorePlugi
 
     def pre_filter(self, state: CycleState, pod: PodInfo,
                    nodes: list[NodeInfo]) -> tuple[PreFilterResult | None, Status | None]:
+        if self._nothing_to_do(pod):
+            return None, Status(Code.SKIP)
         with_affinity = self.index.nodes_with_affinity(nodes)
         state.write(ALL_NODES_KEY, (nodes, with_affinity))  # PreScore reads all nodes, as the snapshot
         try:
@@ -316,6 +327,8 @@ class InterPodAffinity(PreFilterPlugin, FilterPlugin, PreScorePlugin, ScorePlugi
     def pre_score(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> Status | None:
         if not nodes:
             return None
+        if self._nothing_to_do(pod):
+            return Status(Code.SKIP)
         try:
             terms = terms_of(pod)
         except ValueError as err:

@@ -260,3 +260,33 @@ async def test_scheduling_loop_three_replicas_with_hostname_anti_affinity_on_two
     [unplaced] = {"web-0", "web-1", "web-2"} - placement.keys()
     failed = [e for e in cluster.recorder.events if e[0] == f"default/{unplaced}" and e[2] == "FailedScheduling"]
     assert failed and failed[-1][3].startswith("0/2 nodes are available: 2 node(s) didn't match pod anti-affinity rules.")
+
+
+def test_the_cache_counts_pods_with_affinity_and_the_plugin_skips_when_there_are_none():
+    from services.scheduler.cache import SchedulerCache
+
+    cache = SchedulerCache()
+    cache.add_node(make_node("n1", labels={HOST: "n1"}))
+    plugin = InterPodAffinity(pods_with_affinity=cache.pods_with_affinity)
+    cache.add_pod(pod("plain", node="n1"))
+    assert cache.pods_with_affinity() == 0
+    assert plugin.pre_filter(CycleState(), pending(), cache.node_infos())[1].code == Code.SKIP
+    assert plugin.pre_score(CycleState(), pending(), cache.node_infos()).code == Code.SKIP
+
+    loner = pod("loner", node="n1", aff=affinity(anti=[term()]))
+    cache.add_pod(loner)
+    assert cache.pods_with_affinity() == 1
+    # Now the existing pod's anti-affinity is looked at: the pending web pod may not join it.
+    assert builders.run_filter(plugin, pending(), cache.node_infos()) == {"n1": EXISTING}
+    cache.update_pod(loner, pod("loner", node="n1"))  # its affinity dropped
+    assert cache.pods_with_affinity() == 0
+    cache.update_pod(pod("loner", node="n1"), loner)
+    cache.remove_pod(loner)
+    assert cache.pods_with_affinity() == 0
+    cache.assume_pod(PodInfo(pod("assumed", node="n1", aff=affinity(anti=[term()]))))
+    assert cache.pods_with_affinity() == 1
+    cache.forget_pod("default/assumed")
+    assert cache.pods_with_affinity() == 0
+    # A pod with affinity of its own never skips on the count.
+    mine = pending(aff=affinity(anti=[term(labels=DB)]))
+    assert plugin.pre_filter(CycleState(), mine, cache.node_infos())[1] is None
