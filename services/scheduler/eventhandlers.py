@@ -9,8 +9,10 @@ Guarantees (kube-scheduler's addAllEventHandlers):
   counts, as the scheduler's informer (field selector `status.phase!=Succeeded,...`) never sees it.
 - Deleting an assigned pod frees room: unschedulable pods that NodeResourcesFit rejected are
   retried. A pod newly assigned to a node (added, or just bound) retries the pods rejected by a
-  plugin that registered pod adds (PodTopologySpread: the minimum count of a domain may rise). Adding a node, or a node update that changes what filters read (allocatable, labels,
-  taints, unschedulable, conditions), retries the pods that plugins interested in it rejected.
+  plugin that registered pod adds (PodTopologySpread: the minimum count of a domain may rise;
+  InterPodAffinity: an affinity term may now be met). Adding a node, or a node update that
+  changes what filters read (allocatable, labels, taints, unschedulable, conditions), retries
+  the pods that plugins interested in it rejected.
 - Handlers never block and never raise into the informer: cache errors are logged.
 """
 

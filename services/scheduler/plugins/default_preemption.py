@@ -37,8 +37,8 @@ API update returns), so the room being freed is reserved for the preemptor from 
 a pod of lower priority is filtered as if the preemptor already ran there.
 
 Simplifications (kube-scheduler does these and kubemu does not): no PodDisruptionBudgets; no
-async preemption (SchedulerAsyncPreemption), no extenders, no preemption metrics. A pod that has not started is
-ordered by its creationTimestamp where kube-scheduler takes "now".
+async preemption (SchedulerAsyncPreemption), no extenders, no preemption metrics. A pod that has
+not started is ordered by its creationTimestamp where kube-scheduler takes "now".
 """
 
 from __future__ import annotations
