@@ -181,6 +181,21 @@ def test_a_higher_priority_pod_preempts_a_lower_one(cluster: Cluster) -> None:
         wait_for(f"no {prefix} pod processes", lambda: not pod_processes(prefix), timeout=60)
 
 
+def test_required_anti_affinity_keeps_one_replica_per_node(cluster: Cluster) -> None:
+    cluster.kubectl("apply", "-f", str(EXAMPLES / "spread-deployment.yaml"))
+
+    def two_running_one_waiting():
+        pods = cluster.get_json("pods", "-l", "app=spread")["items"]
+        up, waiting = running(pods), [p for p in pods if p["status"].get("phase") == "Pending"]
+        conditions = [c for p in waiting for c in p["status"].get("conditions", []) if c["type"] == "PodScheduled"]
+        return len(up) == 2 and len(waiting) == 1 and conditions and (up, conditions[0])
+    up, condition = wait_for("2 spread pods running and 1 unschedulable", two_running_one_waiting)
+    assert {p["spec"]["nodeName"] for p in up} == {"node-1", "node-2"}
+    assert condition["message"].startswith("0/2 nodes are available: 2 node(s) didn't match pod anti-affinity rules.")
+    cluster.kubectl("delete", "-f", str(EXAMPLES / "spread-deployment.yaml"))
+    wait_for("no spread pod processes", lambda: not pod_processes("spread"), timeout=60)
+
+
 def test_deleting_everything_leaves_no_pod_process(cluster: Cluster) -> None:
     cluster.kubectl("delete", "-f", str(EXAMPLES / "nginx-service.yaml"))
     cluster.kubectl("delete", "-f", str(EXAMPLES / "nginx-deployment.yaml"))
