@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.scheduler.framework import Code, CycleState, NodeInfo, PodInfo
+from services.scheduler.framework import Code, CycleState, NodeInfo, NodeScore, PodInfo
 
 
 def make_pod(name: str = "p", namespace: str = "default", *, cpu: str | None = None, memory: str | None = None,
@@ -79,4 +79,20 @@ def run_filter(plugin: Any, pod_info: PodInfo, nodes: list[NodeInfo]) -> dict[st
         return "skip"
     assert status is None, status
     return {node.name: plugin.filter(state, pod_info, node) for node in nodes}
+
+
+def run_scores(plugin: Any, pod_info: PodInfo, nodes: list[NodeInfo], feasible: list[str] | None = None
+               ) -> list[int] | str:
+    """`plugin`'s normalized scores for the `feasible` nodes (default: all) after its PreFilter over
+    all `nodes` and its PreScore, or "skip" when PreScore skips."""
+    state = CycleState()
+    plugin.pre_filter(state, pod_info, nodes)
+    filtered = [n for n in nodes if feasible is None or n.name in feasible]
+    status = plugin.pre_score(state, pod_info, filtered)
+    if status is not None and status.code == Code.SKIP:
+        return "skip"
+    assert status is None, status
+    scores = [NodeScore(n.name, plugin.score(state, pod_info, n)[0]) for n in filtered]
+    plugin.normalize_score(state, pod_info, scores)
+    return [s.score for s in scores]
 

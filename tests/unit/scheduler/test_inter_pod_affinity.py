@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from services.scheduler.algorithm import Algorithm
-from services.scheduler.framework import Code, CycleState, FitError, NodeInfo, NodeScore, PodInfo, Status
+from services.scheduler.framework import Code, CycleState, FitError, NodeInfo, PodInfo, Status
 from services.scheduler.plugins import DEFAULT_SCORE_WEIGHTS, InterPodAffinity, default_framework, default_plugins
 from services.scheduler.plugins.inter_pod_affinity import (
     ERR_REASON_AFFINITY_RULES_NOT_MATCH,
@@ -202,15 +202,7 @@ def test_a_nominated_pod_alone_does_not_satisfy_affinity():
 # scoring -------------------------------------------------------------------------------------------
 
 def run_scores(pod_info: PodInfo, nodes: list[NodeInfo]) -> list[int] | str:
-    plugin, state = InterPodAffinity(), CycleState()
-    plugin.pre_filter(state, pod_info, nodes)
-    status = plugin.pre_score(state, pod_info, nodes)
-    if status is not None and status.code == Code.SKIP:
-        return "skip"
-    assert status is None, status
-    scores = [NodeScore(n.name, plugin.score(state, pod_info, n)[0]) for n in nodes]
-    plugin.normalize_score(state, pod_info, scores)
-    return [s.score for s in scores]
+    return builders.run_scores(InterPodAffinity(), pod_info, nodes)
 
 
 @pytest.mark.parametrize(("pod_info", "nodes", "expected"), [

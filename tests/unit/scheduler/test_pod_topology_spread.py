@@ -11,7 +11,6 @@ from services.scheduler.framework import (
     CycleState,
     FitError,
     NodeInfo,
-    NodeScore,
     PodInfo,
     Status,
 )
@@ -212,16 +211,7 @@ def test_nodes_for_a_pod_without_constraints_are_untouched_by_the_plugin():
 # scoring -------------------------------------------------------------------------------------------
 
 def run_scores(pod: PodInfo, nodes: list[NodeInfo], feasible: list[str] | None = None) -> list[int] | str:
-    plugin, state = PodTopologySpread(), CycleState()
-    plugin.pre_filter(state, pod, nodes)
-    filtered = [n for n in nodes if feasible is None or n.name in feasible]
-    status = plugin.pre_score(state, pod, filtered)
-    if status is not None and status.code == Code.SKIP:
-        return "skip"
-    assert status is None, status
-    scores = [NodeScore(n.name, plugin.score(state, pod, n)[0]) for n in filtered]
-    plugin.normalize_score(state, pod, scores)
-    return [s.score for s in scores]
+    return builders.run_scores(PodTopologySpread(), pod, nodes, feasible)
 
 
 SOFT = spread(when="ScheduleAnyway")
