@@ -101,6 +101,14 @@ def diagnose(framework, pod: PodInfo, nodes: list[NodeInfo]) -> tuple[CycleState
     return state, info.value.diagnosis.node_to_status
 
 
+async def preempt(framework, plugin: DefaultPreemption, pod: PodInfo, nodes: list[NodeInfo]):
+    """The cycle's filters, then PostFilter, then its background API calls: (result, status)."""
+    state, statuses = diagnose(framework, pod, nodes)
+    result, status = plugin.post_filter(state, pod, statuses)
+    await asyncio.gather(*plugin._tasks)
+    return result, status
+
+
 def select_victims(pod: PodInfo, node: NodeInfo, nominated: tuple[dict, ...] = ()) -> tuple[list[str], Status | None]:
     framework, plugin = setup([node])
     framework.pod_nominator = nominator_with(node.name, *nominated)
@@ -239,10 +247,8 @@ async def test_a_stale_nomination_is_cleared_when_preemption_cannot_help():
     client = FakeClient()
     framework, plugin = setup(nodes, client)
     pod = preemptor(nominated="a")
-    state, statuses = diagnose(framework, pod, nodes)
-    result, status = plugin.post_filter(state, pod, statuses)
+    result, status = await preempt(framework, plugin, pod, nodes)
     assert result.nominated_node_name == "" and status.code == Code.UNSCHEDULABLE
-    await asyncio.gather(*plugin._tasks)
     assert client.calls == [("patch", "default/high", {"status": {"nominatedNodeName": None}})]
 
 
@@ -285,9 +291,7 @@ async def test_lower_priority_pods_nominated_to_the_chosen_node_are_cleared():
         waiting("above", 200, cpu=None, nominated="b"))
     framework.pod_nominator.add_nominated_pod(PodInfo(waiting("elsewhere", 5, nominated="a")))
     pod = preemptor(cpu="2")
-    state, statuses = diagnose(framework, pod, nodes)
-    result, _ = plugin.post_filter(state, pod, statuses)
-    await asyncio.gather(*plugin._tasks)
+    result, _ = await preempt(framework, plugin, pod, nodes)
     assert result.nominated_node_name == "b"
     assert [c[:2] for c in client.calls] == [("patch", "default/high"), ("patch", "default/b2"),
                                              ("delete", "default/b2"), ("patch", "default/lower")]
@@ -303,10 +307,7 @@ async def test_lower_priority_pods_nominated_to_the_chosen_node_are_cleared():
 async def test_api_errors_are_logged_not_raised(fail, calls_per_victim, events):
     nodes, client, recorder = crowded_cluster(), FakeClient(**fail), FakeRecorder()
     framework, plugin = setup(nodes, client, recorder)
-    pod = preemptor(cpu="2")
-    state, statuses = diagnose(framework, pod, nodes)
-    plugin.post_filter(state, pod, statuses)
-    await asyncio.gather(*plugin._tasks)
+    await preempt(framework, plugin, preemptor(cpu="2"), nodes)
     assert [c[0] for c in client.calls[1:]] == calls_per_victim
     assert len(recorder.events) == events
 
@@ -315,10 +316,7 @@ async def test_victims_already_terminating_are_not_deleted_again_nor_marked():
     nodes = [node_info(make_node("n", cpu="2"), terminating(low("going", cpu="1")), low("stays", 5, cpu="1"))]
     client = FakeClient()
     framework, plugin = setup(nodes, client)
-    pod = preemptor(cpu="2")
-    state, statuses = diagnose(framework, pod, nodes)
-    result, _ = plugin.post_filter(state, pod, statuses)
-    await asyncio.gather(*plugin._tasks)
+    result, _ = await preempt(framework, plugin, preemptor(cpu="2"), nodes)
     assert result.nominated_node_name == "n"
     assert [c[:2] for c in client.calls] == [("patch", "default/high"), ("patch", "default/stays"),
                                              ("delete", "default/stays")]
