@@ -64,10 +64,11 @@ REPLICASETS = ResourceRef("apps", "v1", "replicasets", "ReplicaSet", True)
 ENDPOINTSLICES = ResourceRef("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", True)
 LEASES = ResourceRef("coordination.k8s.io", "v1", "leases", "Lease", True)
 PRIORITYCLASSES = ResourceRef("scheduling.k8s.io", "v1", "priorityclasses", "PriorityClass", False)
+JOBS = ResourceRef("batch", "v1", "jobs", "Job", True)
 
 ALL: tuple[ResourceRef, ...] = (
     NAMESPACES, NODES, PODS, SERVICES, ENDPOINTS, EVENTS, CONFIGMAPS, SECRETS, SERVICEACCOUNTS,
-    DEPLOYMENTS, REPLICASETS, ENDPOINTSLICES, LEASES, PRIORITYCLASSES,
+    DEPLOYMENTS, REPLICASETS, JOBS, ENDPOINTSLICES, LEASES, PRIORITYCLASSES,
 )
 
 _BY_KIND = {(r.api_version, r.kind): r for r in ALL}
