@@ -8,9 +8,10 @@ Guarantees:
   serviceAccountName "default"... and per container
   imagePullPolicy (Always for `:latest` or no tag, else IfNotPresent), terminationMessagePath
   /dev/termination-log, terminationMessagePolicy File, port protocol TCP, probe timings),
-  pod templates inside deployments/replicasets the same way, deployments (replicas 1,
+  pod templates inside deployments/replicasets/jobs the same way, deployments (replicas 1,
   RollingUpdate 25%/25%, revisionHistoryLimit 10, progressDeadlineSeconds 600), replicasets
-  (replicas 1), services (type ClusterIP, sessionAffinity None, port protocol TCP,
+  (replicas 1), jobs (completions and parallelism 1, backoffLimit 6, completionMode NonIndexed,
+  suspend false, podReplacementPolicy TerminatingOrFailed), services (type ClusterIP, sessionAffinity None, port protocol TCP,
   targetPort = port, internalTrafficPolicy Cluster, ipFamilyPolicy SingleStack, ipFamilies IPv4,
   ClientIP affinity timeout 10800 s), hostNetwork pods (hostPort = containerPort),
   namespaces (spec.finalizers ["kubernetes"], status.phase Active), nodes (allocatable = capacity),
@@ -18,7 +19,8 @@ Guarantees:
   priority classes (preemptionPolicy PreemptLowerPriority). A pod's priority and
   preemptionPolicy are admission's (priority.py), as in Kubernetes.
 - `prepare_for_create` / `prepare_for_update` / `prepare_for_status_update` do what the registry
-  strategies do: status reset on create (pods start Pending with a qosClass), generation set to 1
+  strategies do: status reset on create (pods start Pending with a qosClass), a Job's selector
+  and template labels generated on create (controller-uid, job-name), generation set to 1
   on create and bumped when the spec changes, status kept on main-resource updates and spec kept
   on status updates.
 """
@@ -174,6 +176,69 @@ def _default_replicaset(obj: Obj) -> None:
     _default_template(obj)
 
 
+# The labels the job strategy puts on a Job's pod template and selects on (batch/v1 types.go).
+JOB_NAME_LABELS = ("job-name", "batch.kubernetes.io/job-name")
+CONTROLLER_UID_LABELS = ("controller-uid", "batch.kubernetes.io/controller-uid")
+CONTROLLER_UID_LABEL = "batch.kubernetes.io/controller-uid"
+
+
+def _default_job(obj: Obj) -> None:
+    """SetDefaults_Job: both counts unset -> 1/1; parallelism 1, backoffLimit 6, NonIndexed,
+    suspend false, podReplacementPolicy TerminatingOrFailed. A Job without labels takes its
+    template's, generated ones included (Go shares the map, so they show on the Job by its
+    first update at the latest)."""
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        return
+    if spec.get("completions") is None and spec.get("parallelism") is None:
+        spec["completions"] = 1
+    _setdefault(spec, "parallelism", 1)
+    _setdefault(spec, "backoffLimit", 2147483647 if spec.get("backoffLimitPerIndex") is not None else 6)
+    _setdefault(spec, "completionMode", "NonIndexed")
+    _setdefault(spec, "suspend", False)
+    _setdefault(spec, "podReplacementPolicy", "Failed" if spec.get("podFailurePolicy") else "TerminatingOrFailed")
+    _alias_template_labels(obj)
+    _default_template(obj)
+
+
+def _alias_template_labels(job: Obj) -> None:
+    template = (job.get("spec") or {}).get("template")
+    labels = template.get("metadata", {}).get("labels") if isinstance(template, dict) and \
+        isinstance(template.get("metadata"), dict) else None
+    meta = job.get("metadata")
+    if isinstance(labels, dict) and isinstance(meta, dict) and not meta.get("labels"):
+        meta["labels"] = dict(labels)
+
+
+def generate_job_selector(job: Obj) -> None:
+    """The job strategy's generateSelector (run on create unless spec.manualSelector): template
+    labels job-name/controller-uid (legacy and batch.kubernetes.io/ forms) unless the user set
+    them, and a selector on batch.kubernetes.io/controller-uid. A conflicting hand-written
+    value is left for validation to reject."""
+    spec = job.get("spec")
+    template = spec.get("template") if isinstance(spec, dict) else None
+    if not isinstance(template, dict) or spec.get("manualSelector") is True:
+        return
+    meta = job.get("metadata") or {}
+    template_meta = template.setdefault("metadata", {})
+    if not isinstance(template_meta, dict):
+        return
+    labels = template_meta.get("labels")
+    if not isinstance(labels, dict):
+        labels = template_meta["labels"] = {}
+    for key in JOB_NAME_LABELS:
+        labels.setdefault(key, meta.get("name", ""))
+    for key in CONTROLLER_UID_LABELS:
+        labels.setdefault(key, meta.get("uid", ""))
+    selector = spec.get("selector")
+    if not isinstance(selector, dict):
+        selector = spec["selector"] = {}
+    match_labels = selector.get("matchLabels")
+    if not isinstance(match_labels, dict):
+        match_labels = selector["matchLabels"] = {}
+    match_labels.setdefault(CONTROLLER_UID_LABEL, meta.get("uid", ""))
+
+
 def _default_service(obj: Obj) -> None:
     spec = obj.get("spec")
     if not isinstance(spec, dict):
@@ -251,6 +316,7 @@ _DEFAULTERS = {
     ("", "Pod"): _default_pod,
     ("apps", "Deployment"): _default_deployment,
     ("apps", "ReplicaSet"): _default_replicaset,
+    ("batch", "Job"): _default_job,
     ("", "Service"): _default_service,
     ("", "Namespace"): _default_namespace,
     ("", "Secret"): _default_secret,
@@ -324,8 +390,10 @@ def prepare_for_create(resource: Any, obj: Obj) -> Obj:
     kind = (resource.group, resource.kind)
     if kind == ("", "Pod"):
         obj["status"] = {"phase": "Pending", "qosClass": pod_qos_class(obj)}
-    elif kind in (("apps", "Deployment"), ("apps", "ReplicaSet"), ("", "Service")):
+    elif kind in (("apps", "Deployment"), ("apps", "ReplicaSet"), ("batch", "Job"), ("", "Service")):
         obj["status"] = {"loadBalancer": {}} if kind == ("", "Service") else {}
+    if kind == ("batch", "Job"):
+        generate_job_selector(obj)
     return obj
 
 

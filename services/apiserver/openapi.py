@@ -32,6 +32,7 @@ Obj = dict[str, Any]
 META = "io.k8s.apimachinery.pkg.apis.meta.v1."
 CORE = "io.k8s.api.core.v1."
 APPS = "io.k8s.api.apps.v1."
+BATCH = "io.k8s.api.batch.v1."
 DISCOVERY = "io.k8s.api.discovery.v1."
 COORD = "io.k8s.api.coordination.v1."
 SCHEDULING = "io.k8s.api.scheduling.v1."
@@ -323,6 +324,50 @@ TYPES: dict[str, tuple[str, dict[str, F], tuple]] = {
         "observedGeneration": ("integer", "ObservedGeneration reflects the generation of the most recently observed ReplicaSet."),
         "conditions": ("[]any", "Represents the latest available observations of a replica set's current state."),
     }, ("replicas",)),
+    BATCH + "Job": _kind("Job represents the configuration of a single job.", BATCH + "JobSpec", BATCH + "JobStatus"),
+    BATCH + "JobSpec": _t("JobSpec describes how the job execution will look like.", {
+        "parallelism": ("integer", "Specifies the maximum desired number of pods the job should run at any given time. The actual number of pods running in steady state will be less than this number when ((.spec.completions - .status.successful) < .spec.parallelism), i.e. when the work left to do is less than max parallelism."),
+        "completions": ("integer", "Specifies the desired number of successfully finished pods the job should be run with.  Setting to null means that the success of any pod signals the success of all pods, and allows parallelism to have any positive value.  Setting to 1 means that parallelism is limited to 1 and the success of that pod signals the success of the job."),
+        "activeDeadlineSeconds": ("integer", "Specifies the duration in seconds relative to the startTime that the job may be continuously active before the system tries to terminate it; value must be positive integer."),
+        "podFailurePolicy": ("any", "Specifies the policy of handling failed pods. Not implemented by kubemu's job controller."),
+        "successPolicy": ("any", "successPolicy specifies the policy when the Job can be declared as succeeded. Not implemented by kubemu's job controller."),
+        "backoffLimit": ("integer", "Specifies the number of retries before marking this job failed. Defaults to 6"),
+        "backoffLimitPerIndex": ("integer", "Specifies the limit for the number of retries within an index before marking this index as failed. Not implemented by kubemu's job controller."),
+        "maxFailedIndexes": ("integer", "Specifies the maximal number of failed indexes before marking the Job as failed, when backoffLimitPerIndex is set."),
+        "selector": (META + "LabelSelector", "A label query over pods that should match the pod count. Normally, the system sets this field for you."),
+        "manualSelector": ("boolean", "manualSelector controls generation of pod labels and pod selectors. Leave `manualSelector` unset unless you are certain what you are doing."),
+        "template": (CORE + "PodTemplateSpec", "Describes the pod that will be created when executing a job. The only allowed template.spec.restartPolicy values are \"Never\" or \"OnFailure\"."),
+        "ttlSecondsAfterFinished": ("integer", "ttlSecondsAfterFinished limits the lifetime of a Job that has finished execution (either Complete or Failed). If this field is set, ttlSecondsAfterFinished after the Job finishes, it is eligible to be automatically deleted."),
+        "completionMode": ("string", "completionMode specifies how Pod completions are tracked. It can be `NonIndexed` (default) or `Indexed`."),
+        "suspend": ("boolean", "suspend specifies whether the Job controller should create Pods or not. If a Job is created with suspend set to true, no Pods are created by the Job controller. If a Job is suspended after creation (i.e. the flag goes from false to true), the Job controller will delete all active Pods associated with this Job."),
+        "podReplacementPolicy": ("string", "podReplacementPolicy specifies when to create replacement Pods. Possible values are: TerminatingOrFailed, Failed."),
+        "managedBy": ("string", "ManagedBy field indicates the controller that manages a Job."),
+    }, ("template",)),
+    BATCH + "JobStatus": _t("JobStatus represents the current state of a Job.", {
+        "conditions": ("[]" + BATCH + "JobCondition", "The latest available observations of an object's current state. When a Job fails, one of the conditions will have type \"Failed\" and status true. When a Job is suspended, one of the conditions will have type \"Suspended\" and status true; when the Job is resumed, the status of this condition will become false. When a Job is completed, one of the conditions will have type \"Complete\" and status true."),
+        "startTime": (TIME, "Represents time when the job controller started processing a job."),
+        "completionTime": (TIME, "Represents time when the job was completed."),
+        "active": ("integer", "The number of pending and running pods which are not terminating (without a deletionTimestamp)."),
+        "succeeded": ("integer", "The number of pods which reached phase Succeeded."),
+        "failed": ("integer", "The number of pods which reached phase Failed."),
+        "terminating": ("integer", "The number of pods which are terminating (that have .metadata.deletionTimestamp)."),
+        "ready": ("integer", "The number of active pods which have a Ready condition and are not terminating (without a deletionTimestamp)."),
+        "completedIndexes": ("string", "completedIndexes holds the completed indexes when .spec.completionMode = \"Indexed\" in a text format."),
+        "failedIndexes": ("string", "FailedIndexes holds the failed indexes when spec.backoffLimitPerIndex is set."),
+        "uncountedTerminatedPods": (BATCH + "UncountedTerminatedPods", "uncountedTerminatedPods holds the UIDs of Pods that have terminated but the job controller hasn't yet accounted for in the status counters."),
+    }),
+    BATCH + "JobCondition": _t("JobCondition describes current state of a job.", {
+        "type": ("string", "Type of job condition, Complete or Failed."),
+        "status": ("string", "Status of the condition, one of True, False, Unknown."),
+        "lastProbeTime": (TIME, "Last time the condition was checked."),
+        "lastTransitionTime": (TIME, "Last time the condition transit from one status to another."),
+        "reason": ("string", "(brief) reason for the condition's last transition."),
+        "message": ("string", "Human readable message indicating details about last transition."),
+    }, ("type", "status")),
+    BATCH + "UncountedTerminatedPods": _t("UncountedTerminatedPods holds UIDs of Pods that have terminated but haven't been accounted in Job status counters.", {
+        "succeeded": ("[]string", "succeeded holds UIDs of succeeded Pods."),
+        "failed": ("[]string", "failed holds UIDs of failed Pods."),
+    }),
     CORE + "Service": _kind("Service is a named abstraction of software service (for example, mysql) consisting of local port (for example 3306) that the proxy listens on, and the selector that determines which pods will answer requests sent through the proxy.",
                             CORE + "ServiceSpec", "any"),
     CORE + "ServiceSpec": _t("ServiceSpec describes the attributes that a user creates on a service.", {
@@ -474,14 +519,17 @@ _ENUMS: dict[tuple[str, str], tuple[str, ...]] = {
     (CORE + "PodStatus", "qosClass"): ("BestEffort", "Burstable", "Guaranteed"),
     (CORE + "NamespaceStatus", "phase"): ("Active", "Terminating"),
     (APPS + "DeploymentStrategy", "type"): ("Recreate", "RollingUpdate"),
+    (BATCH + "JobSpec", "completionMode"): ("Indexed", "NonIndexed"),
+    (BATCH + "JobSpec", "podReplacementPolicy"): ("Failed", "TerminatingOrFailed"),
     (SCHEDULING + "PriorityClass", "preemptionPolicy"): ("Never", "PreemptLowerPriority"),
 }
 
 # Status written by other components (kubelet, controllers) may carry fields newer than this table;
 # a full object read back and sent again (kubectl edit/replace) must not fail strict validation.
-_OPEN_TYPES = {CORE + "PodStatus", APPS + "DeploymentStatus", APPS + "ReplicaSetStatus", CORE + "NamespaceStatus"}
+_OPEN_TYPES = {CORE + "PodStatus", APPS + "DeploymentStatus", APPS + "ReplicaSetStatus", BATCH + "JobStatus",
+               CORE + "NamespaceStatus"}
 
-_SCHEMA_PREFIX = {"": CORE, "apps": APPS, "discovery.k8s.io": DISCOVERY, "coordination.k8s.io": COORD,
+_SCHEMA_PREFIX = {"": CORE, "apps": APPS, "batch": BATCH, "discovery.k8s.io": DISCOVERY, "coordination.k8s.io": COORD,
                   "scheduling.k8s.io": SCHEDULING}
 
 

@@ -1,10 +1,10 @@
 """Kubernetes' protobuf wire format, decoded into the JSON shapes, for the kinds kubectl sends so.
 
-`kubectl create namespace|configmap|secret|serviceaccount|service|deployment` send their object as
+`kubectl create namespace|configmap|secret|serviceaccount|service|deployment|job` send their object as
 `application/vnd.kubernetes.protobuf` (the `k8s\\x00` magic, then a `runtime.Unknown` envelope
 with typeMeta and the raw message). Guarantees: `decode(data)` returns the object as a dict, the way
 Go's JSON encoding of it would read (empty strings, false and zero non-pointer fields omitted),
-for Namespace, ConfigMap, Secret, ServiceAccount, Service, Deployment, ReplicaSet, Pod and
+for Namespace, ConfigMap, Secret, ServiceAccount, Service, Deployment, ReplicaSet, Job, Pod and
 SelfSubjectAccessReview (`kubectl auth can-i`); fields
 this table does not model are dropped. Anything malformed or of another kind raises `ProtobufError`.
 Field numbers are those of k8s.io/api's generated.proto.
@@ -70,6 +70,12 @@ MESSAGES: dict[str, dict[int, Field]] = {
     "ReplicaSet": {1: ("metadata", "ObjectMeta", False), 2: ("spec", "ReplicaSetSpec", False)},
     "ReplicaSetSpec": {1: ("replicas", "p", False), 2: ("selector", "LabelSelector", False),
                        3: ("template", "PodTemplateSpec", False), 4: ("minReadySeconds", "i", False)},
+    "Job": {1: ("metadata", "ObjectMeta", False), 2: ("spec", "JobSpec", False)},
+    "JobSpec": {1: ("parallelism", "p", False), 2: ("completions", "p", False),
+                3: ("activeDeadlineSeconds", "p", False), 4: ("selector", "LabelSelector", False),
+                5: ("manualSelector", "b", False), 6: ("template", "PodTemplateSpec", False),
+                7: ("backoffLimit", "p", False), 8: ("ttlSecondsAfterFinished", "p", False),
+                9: _S("completionMode"), 10: ("suspend", "b", False), 14: _S("podReplacementPolicy")},
     "LabelSelector": {1: ("matchLabels", "map", False), 2: ("matchExpressions", "LabelSelectorRequirement", True)},
     "LabelSelectorRequirement": {1: _S("key"), 2: _S("operator"), 3: _REP_S("values")},
     "PodTemplateSpec": {1: ("metadata", "ObjectMeta", False), 2: ("spec", "PodSpec", False)},
@@ -100,7 +106,7 @@ MESSAGES: dict[str, dict[int, Field]] = {
                            6: _S("subresource"), 7: _S("name")},
     "NonResourceAttributes": {1: _S("path"), 2: _S("verb")},
 }
-KINDS = ("Namespace", "ConfigMap", "Secret", "ServiceAccount", "Service", "Deployment", "ReplicaSet", "Pod",
+KINDS = ("Namespace", "ConfigMap", "Secret", "ServiceAccount", "Service", "Deployment", "ReplicaSet", "Job", "Pod",
          "SelfSubjectAccessReview")
 
 

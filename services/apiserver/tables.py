@@ -5,8 +5,8 @@ Guarantees:
   `Accept: application/json;as=Table;v=v1;g=meta.k8s.io`. Columns and cells follow kube-apiserver's
   printers (pkg/printers/internalversion): pods NAME READY STATUS RESTARTS AGE (+ IP, NODE,
   NOMINATED NODE, READINESS GATES at priority 1, shown by `-o wide`), nodes, deployments,
-  replicasets, services, namespaces, events, endpoints, endpointslices, configmaps, secrets,
-  serviceaccounts, leases, priorityclasses; NAME/AGE for anything else. All columns are always filled, as the
+  replicasets, jobs (NAME STATUS COMPLETIONS DURATION AGE), services, namespaces, events, endpoints,
+  endpointslices, configmaps, secrets, serviceaccounts, leases, priorityclasses; NAME/AGE for anything else. All columns are always filled, as the
   server does; kubectl hides those with priority > 0 unless asked for wide output.
 - A pod's STATUS is computed as kubectl's printer computes it (CrashLoopBackOff, Completed, Error,
   ErrImagePull, ContainerCreating, Terminating, Init:N/M, Init:<reason>, NotReady, ...).
@@ -336,6 +336,21 @@ REPLICASET_COLUMNS: list[Column] = [
 ]
 
 
+JOB_COLUMNS: list[Column] = [
+    NAME,
+    ("Status", "string", 0, "", "Status of the job."),
+    ("Completions", "string", 0, "", "The number of pods which reached phase Succeeded. The value increases "
+                                     "monotonically for a given spec. However, it may decrease in reaction to "
+                                     "scale down of elastic indexed jobs."),
+    ("Duration", "string", 0, "", "Time required to complete the job."),
+    AGE,
+    ("Containers", "string", 1, "", "Names of each container in the template."),
+    ("Images", "string", 1, "", "Images referenced by each container in the template."),
+    ("Selector", "string", 1, "", "A label query over pods that should match the pod count. Normally, the system "
+                                  "sets this field for you."),
+]
+
+
 def _template_cells(obj: Obj) -> list:
     containers = _get(obj, "spec", "template", "spec", "containers", default=[])
     return [",".join(c.get("name", "") for c in containers), ",".join(c.get("image", "") for c in containers),
@@ -352,6 +367,40 @@ def _deployment_cells(obj: Obj, now: datetime) -> list:
     desired = _get(obj, "spec", "replicas", default=0)
     return [_name(obj), f"{status.get('readyReplicas', 0)}/{desired}", status.get("updatedReplicas", 0),
             status.get("availableReplicas", 0), _age(obj, now), *_template_cells(obj)]
+
+
+def _has_condition(obj: Obj, kind: str) -> bool:
+    return any(c.get("type") == kind and c.get("status") == "True"
+               for c in _get(obj, "status", "conditions", default=[]) if isinstance(c, dict))
+
+
+def job_status(job: Obj) -> str:
+    """The STATUS column of `kubectl get jobs` (printJob, Kubernetes 1.30+)."""
+    if _has_condition(job, "Complete"):
+        return "Complete"
+    if _has_condition(job, "Failed"):
+        return "Failed"
+    if _get(job, "metadata", "deletionTimestamp"):
+        return "Terminating"
+    if _has_condition(job, "Suspended"):
+        return "Suspended"
+    if _has_condition(job, "FailureTarget"):
+        return "FailureTarget"
+    return "Running"
+
+
+def _job_cells(job: Obj, now: datetime) -> list:
+    status = _get(job, "status", default={})
+    succeeded = status.get("succeeded", 0)
+    completions = _get(job, "spec", "completions")
+    if completions is not None:
+        done = f"{succeeded}/{completions}"
+    else:
+        parallelism = _get(job, "spec", "parallelism", default=0)
+        done = f"{succeeded}/1 of {parallelism}" if parallelism > 1 else f"{succeeded}/1"
+    started, finished = parse_time(status.get("startTime")), parse_time(status.get("completionTime"))
+    duration = "" if started is None else human_duration(((finished or now) - started).total_seconds())
+    return [_name(job), job_status(job), done, duration, _age(job, now), *_template_cells(job)]
 
 
 def _replicaset_cells(obj: Obj, now: datetime) -> list:
@@ -537,6 +586,7 @@ _PRINTERS: dict[str, tuple[list[Column], Callable[[Obj, datetime], list]]] = {
     "nodes": (NODE_COLUMNS, _node_cells),
     "deployments": (DEPLOYMENT_COLUMNS, _deployment_cells),
     "replicasets": (REPLICASET_COLUMNS, _replicaset_cells),
+    "jobs": (JOB_COLUMNS, _job_cells),
     "services": (SERVICE_COLUMNS, _service_cells),
     "endpoints": (ENDPOINTS_COLUMNS, _endpoints_cells),
     "endpointslices": (ENDPOINTSLICE_COLUMNS, _endpointslice_cells),
@@ -555,7 +605,7 @@ _PRINTERS: dict[str, tuple[list[Column], Callable[[Obj, datetime], list]]] = {
 
 
 def _printer(resource: Resource) -> tuple[list[Column], Callable[[Obj, datetime], list]]:
-    if resource.group in ("", "apps", "discovery.k8s.io", "coordination.k8s.io", "scheduling.k8s.io") \
+    if resource.group in ("", "apps", "batch", "discovery.k8s.io", "coordination.k8s.io", "scheduling.k8s.io") \
             and resource.plural in _PRINTERS:
         return _PRINTERS[resource.plural]
     return DEFAULT_COLUMNS, lambda o, now: [_name(o), _age(o, now)]

@@ -9,13 +9,16 @@ Guarantees:
 - Covered: object names (DNS-1123 subdomain, DNS-1123 label for namespaces, DNS-1035 label for
   services), generateName, labels and annotations, pod specs (containers, names, images, ports,
   env, resources quantities and requests <= limits, probes, volumes, policies, tolerations),
-  deployment/replicaset selectors matching template labels, strategies, services (ports,
+  deployment/replicaset selectors matching template labels, strategies, jobs (generated selector
+  and labels, counts, restartPolicy OnFailure/Never, completionMode), services (ports,
   types, clusterIP, externalName), configmap/secret keys, immutability on update (pod spec apart
   from images, activeDeadlineSeconds and added tolerations; service clusterIP; apps/v1
-  selectors; namespace/name/uid; immutable configmaps and secrets; secret type).
+  selectors; a job's selector, completions, completionMode and template; namespace/name/uid;
+  immutable configmaps and secrets; secret type).
 - `validate_status(resource, obj, old)` checks writes to `/status`: pod phase (and no way back from
   Succeeded/Failed), IPs, conditions; deployment/replicaset replica counts (non-negative, ready <=
-  replicas, available <= ready); node capacity quantities; namespace phase.
+  replicas, available <= ready); job counts and uncounted pod uids; node capacity quantities;
+  namespace phase.
 - `invalid_status(resource, name, causes)` is the 422 Status Kubernetes answers with:
   `Pod "x" is invalid: spec.containers[0].image: Required value` (several causes in `[...]`).
 """
@@ -79,8 +82,9 @@ def invalid(path: str, value: Any, detail: str) -> Cause:
     return Cause("FieldValueInvalid", _body("Invalid value", value, detail), path)
 
 
-def not_supported(path: str, value: Any, supported: Iterable[str]) -> Cause:
-    quoted = ", ".join(json.dumps(s) for s in sorted(supported))
+def not_supported(path: str, value: Any, supported: Iterable[str], *, ordered: bool = False) -> Cause:
+    """field.NotSupported; most validators pass a sorted set, a few a list in their own order."""
+    quoted = ", ".join(json.dumps(s) for s in (supported if ordered else sorted(supported)))
     return Cause("FieldValueNotSupported", _body("Unsupported value", value, f"supported values: {quoted}"), path)
 
 
@@ -608,7 +612,8 @@ def _invalid_raw(path: str, raw: str, detail: str) -> Cause:
     return Cause("FieldValueInvalid", f"Invalid value: {raw}: {detail}", path)
 
 
-def _validate_selector_and_template(spec: Obj, kind: str, *, template_required: bool) -> list[Cause]:
+def _validate_selector_and_template(spec: Obj, kind: str, *, template_required: bool,
+                                    restart_policies: tuple[str, ...] = ("Always",)) -> list[Cause]:
     causes: list[Cause] = []
     selector = spec.get("selector")
     template = spec.get("template")
@@ -636,8 +641,14 @@ def _validate_selector_and_template(spec: Obj, kind: str, *, template_required: 
                                        "`selector` does not match template `labels`"))
     causes += validate_pod_spec(template.get("spec"), "spec.template.spec")
     restart = _dig(template, "spec", "restartPolicy")
-    if restart not in (None, "Always"):
-        causes.append(not_supported("spec.template.spec.restartPolicy", restart, ("Always",)))
+    if restart_policies == ("Always",):
+        if restart not in (None, "Always"):
+            causes.append(not_supported("spec.template.spec.restartPolicy", restart, ("Always",)))
+    elif restart in (None, "", "Always"):  # the pod defaults filled in Always: the job message says so
+        causes.append(required("spec.template.spec.restartPolicy",
+                               "valid values: " + ", ".join(f'"{p}"' for p in restart_policies)))
+    elif restart not in restart_policies:
+        causes.append(not_supported("spec.template.spec.restartPolicy", restart, restart_policies, ordered=True))
     return causes
 
 
@@ -704,6 +715,89 @@ def _validate_replicaset(obj: Obj, old: Obj | None) -> list[Cause]:
     return causes
 
 
+
+
+# ---- jobs (batch/v1) ------------------------------------------------------------------------------
+
+_JOB_LABELS = (("batch.kubernetes.io/controller-uid", "uid"), ("batch.kubernetes.io/job-name", "name"),
+               ("controller-uid", "uid"), ("job-name", "name"))
+
+
+def _has_label(labels: Obj, key: str, expected: str) -> list[Cause]:
+    """ValidateHasLabel on spec.template.metadata."""
+    path = f"spec.template.metadata.labels[{key}]"
+    if key not in labels:
+        return [required(path, f"must be '{expected}'")]
+    if labels[key] != expected:
+        return [invalid(path, labels[key], f"must be '{expected}'")]
+    return []
+
+
+def _validate_generated_selector(obj: Obj, spec: Obj) -> list[Cause]:
+    """ValidateGeneratedSelector: unless spec.manualSelector, the template carries the generated
+    labels and the selector selects this Job's uid."""
+    selector = spec.get("selector")
+    if spec.get("manualSelector") is True or not isinstance(selector, dict):
+        return []
+    meta = obj.get("metadata") or {}
+    labels = _dig(spec, "template", "metadata", "labels") or {}
+    causes: list[Cause] = []
+    for key, field in _JOB_LABELS:
+        causes += _has_label(labels, key, str(meta.get(field, "")))
+    expected = {key: str(meta.get(field, "")) for key, field in _JOB_LABELS}
+    try:
+        generated = selector_from_label_selector(selector).matches(expected)
+    except SelectorError:
+        generated = True  # reported by the selector's own validation
+    if not generated:
+        causes.append(_invalid_raw("spec.selector", go_label_selector(selector), "`selector` not auto-generated"))
+    return causes
+
+
+def _validate_job(obj: Obj, old: Obj | None) -> list[Cause]:
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        return [required("spec")]
+    causes = _validate_generated_selector(obj, spec)
+    for field in ("parallelism", "completions", "activeDeadlineSeconds", "backoffLimit", "ttlSecondsAfterFinished"):
+        causes += _non_negative(f"spec.{field}", spec.get(field))
+    mode = spec.get("completionMode")
+    if mode is not None:
+        causes += _enum("spec.completionMode", mode, ("NonIndexed", "Indexed"))
+        if mode == "Indexed" and spec.get("completions") is None:
+            causes.append(required("spec.completions", "when completion mode is Indexed"))
+    causes += _enum("spec.podReplacementPolicy", spec.get("podReplacementPolicy"), ("TerminatingOrFailed", "Failed"))
+    causes += _validate_selector_and_template(spec, "job", template_required=True, restart_policies=("OnFailure", "Never"))
+    if old is not None:
+        causes += _job_immutable(spec, old)
+    return causes
+
+
+def _job_immutable(spec: Obj, old: Obj) -> list[Cause]:
+    """ValidateJobSpecUpdate: completions, selector, completionMode and the template are fixed once
+    created; a Job created suspended that never started may still change its pods' scheduling
+    directives (nodeSelector, node affinity, tolerations) and template labels and annotations."""
+    old_spec = old.get("spec") or {}
+    causes: list[Cause] = []
+    for field in ("completions", "completionMode"):
+        if spec.get(field) != old_spec.get(field):
+            causes.append(invalid(f"spec.{field}", spec.get(field), "field is immutable"))
+    causes += _selector_immutable({"spec": spec}, old)
+    template, old_template = spec.get("template") or {}, old_spec.get("template") or {}
+    if old_spec.get("suspend") and not _dig(old, "status", "startTime"):
+        template, old_template = _without_scheduling_directives(template), _without_scheduling_directives(old_template)
+    if semantic(template) != semantic(old_template):
+        causes.append(_invalid_raw("spec.template", "core.PodTemplateSpec{...}", "field is immutable"))
+    return causes
+
+
+def _without_scheduling_directives(template: Obj) -> Obj:
+    meta = {k: v for k, v in (template.get("metadata") or {}).items() if k not in ("labels", "annotations")}
+    pod_spec = {k: v for k, v in (template.get("spec") or {}).items() if k not in ("nodeSelector", "tolerations")}
+    affinity = {k: v for k, v in (pod_spec.pop("affinity", None) or {}).items() if k != "nodeAffinity"}
+    if affinity:
+        pod_spec["affinity"] = affinity
+    return {**template, "metadata": meta, "spec": pod_spec}
 
 
 def _selector_immutable(obj: Obj, old: Obj | None) -> list[Cause]:
@@ -1023,6 +1117,22 @@ def _validate_replicaset_status(obj: Obj, old: Obj | None) -> list[Cause]:
     return causes + _validate_conditions(status.get("conditions"), "status.conditions")
 
 
+def _validate_job_status(obj: Obj, old: Obj | None) -> list[Cause]:
+    """validateJobStatus: counts not negative; uncounted pod uids not empty and not repeated."""
+    status = obj.get("status") or {}
+    causes = _replica_counts(status, ("active", "succeeded", "failed", "ready", "terminating"))
+    seen: set[str] = set()
+    for kind in ("succeeded", "failed"):
+        for i, uid in enumerate(_dig(status, "uncountedTerminatedPods", kind) or []):
+            path = f"status.uncountedTerminatedPods.{kind}[{i}]"
+            if not uid:
+                causes.append(invalid(path, uid, "must not be empty"))
+            elif uid in seen:
+                causes.append(duplicate(path, uid))
+            seen.add(uid)
+    return causes + _validate_conditions(status.get("conditions"), "status.conditions")
+
+
 def _validate_node_status(obj: Obj, old: Obj | None) -> list[Cause]:
     status = obj.get("status") or {}
     causes = _validate_conditions(status.get("conditions"), "status.conditions")
@@ -1042,6 +1152,7 @@ _STATUS_VALIDATORS = {
     ("", "Pod"): _validate_pod_status,
     ("apps", "Deployment"): _validate_deployment_status,
     ("apps", "ReplicaSet"): _validate_replicaset_status,
+    ("batch", "Job"): _validate_job_status,
     ("", "Node"): _validate_node_status,
     ("", "Namespace"): lambda obj, old: _enum("status.phase", (obj.get("status") or {}).get("phase"),
                                                ("Active", "Terminating")),
@@ -1065,6 +1176,7 @@ _VALIDATORS = {
     ("", "Pod"): _validate_pod,
     ("apps", "Deployment"): _validate_deployment,
     ("apps", "ReplicaSet"): _validate_replicaset,
+    ("batch", "Job"): _validate_job,
     ("", "Service"): _validate_service,
     ("", "ConfigMap"): _validate_configmap,
     ("", "Secret"): _validate_secret,

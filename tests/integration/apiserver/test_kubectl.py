@@ -273,3 +273,47 @@ def test_priority_classes_set_pod_priority(kubectl: Kubectl) -> None:
     gone = kubectl.run("delete", "pc", "system-node-critical", check=False)
     assert 'is forbidden: this is a system priority class and cannot be deleted' in gone.stderr
     assert kubectl.run("patch", "pc", "high", "--type=merge", "-p", '{"value": 5}', check=False).returncode == 1
+
+
+JOB_WITHOUT_RESTART_POLICY = """
+apiVersion: batch/v1
+kind: Job
+metadata: {name: pi}
+spec:
+  template:
+    spec:
+      containers: [{name: pi, image: busybox, command: [sh, -c, "echo 3.14"]}]
+"""
+
+
+def test_jobs_create_get_apply_and_immutable_template(kubectl: Kubectl) -> None:
+    # `kubectl create job` sends a protobuf body; the server generates the selector and labels.
+    assert kubectl.out("create", "job", "hello", "--image=busybox", "--", "echo", "hi").strip() == \
+        "job.batch/hello created"
+    job = kubectl.json("get", "job", "hello")
+    uid = job["metadata"]["uid"]
+    assert job["spec"]["selector"] == {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}}
+    assert job["spec"]["template"]["metadata"]["labels"]["batch.kubernetes.io/job-name"] == "hello"
+    assert (job["spec"]["completions"], job["spec"]["parallelism"], job["spec"]["backoffLimit"]) == (1, 1, 6)
+    assert job["spec"]["template"]["spec"]["containers"][0]["command"] == ["echo", "hi"]
+    table = [line.split() for line in kubectl.out("get", "jobs").strip().split("\n")]
+    assert table[0] == ["NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"]
+    assert table[1][:3] == ["hello", "Running", "0/1"]
+    assert "job.batch/hello" in kubectl.out("get", "all")
+    # A Job's pods may not restart in place forever: restartPolicy must be OnFailure or Never.
+    bad = kubectl.run("apply", "-f", "-", stdin=JOB_WITHOUT_RESTART_POLICY, check=False)
+    assert bad.returncode == 1
+    assert 'The Job "pi" is invalid: spec.template.spec.restartPolicy: Required value: valid values: ' \
+           '"OnFailure", "Never"' in bad.stderr
+    fixed = JOB_WITHOUT_RESTART_POLICY.replace("    spec:\n", "    spec:\n      restartPolicy: Never\n")
+    assert "job.batch/pi created" in kubectl.out("apply", "-f", "-", stdin=fixed)
+    assert "job.batch/pi unchanged" in kubectl.out("apply", "-f", "-", stdin=fixed)
+    changed = kubectl.run("apply", "-f", "-", stdin=fixed.replace("3.14", "2.71"), check=False)
+    assert changed.returncode == 1
+    assert 'The Job "pi" is invalid: spec.template: Invalid value: core.PodTemplateSpec{...}: field is immutable' \
+        in changed.stderr
+    assert kubectl.json("get", "job", "pi")["spec"]["template"]["spec"]["containers"][0]["command"][-1] == "echo 3.14"
+    described = {line.split(":", 1)[0]: line.split(":", 1)[1].strip()
+                 for line in kubectl.out("describe", "job", "pi").splitlines() if ":" in line and line[0] != " "}
+    assert (described["Completions"], described["Backoff Limit"], described["Pods Statuses"]) == (
+        "1", "6", "0 Active / 0 Succeeded / 0 Failed")

@@ -63,7 +63,12 @@ def test_resource_paths(ref, ns, name, sub, path) -> None:
 
 def test_resource_table() -> None:
     assert DEPLOYMENTS.api_version == "apps/v1" and PODS.api_version == "v1"
-    assert len({r.plural for r in ALL}) == len(ALL) == 14
+    from services.apiserver.registry import REGISTRY
+
+    # one constant per resource the API server serves, with the same names and scope
+    assert {(r.group, r.version, r.plural, r.kind, r.namespaced) for r in ALL} == {
+        (r.group, r.version, r.plural, r.kind, r.namespaced) for r in REGISTRY.all()}
+    assert len({r.plural for r in ALL}) == len(ALL)
     assert all(for_kind(r.api_version, r.kind) is r for r in ALL)
 
 
