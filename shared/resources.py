@@ -65,10 +65,11 @@ ENDPOINTSLICES = ResourceRef("discovery.k8s.io", "v1", "endpointslices", "Endpoi
 LEASES = ResourceRef("coordination.k8s.io", "v1", "leases", "Lease", True)
 PRIORITYCLASSES = ResourceRef("scheduling.k8s.io", "v1", "priorityclasses", "PriorityClass", False)
 JOBS = ResourceRef("batch", "v1", "jobs", "Job", True)
+CRONJOBS = ResourceRef("batch", "v1", "cronjobs", "CronJob", True)
 
 ALL: tuple[ResourceRef, ...] = (
     NAMESPACES, NODES, PODS, SERVICES, ENDPOINTS, EVENTS, CONFIGMAPS, SECRETS, SERVICEACCOUNTS,
-    DEPLOYMENTS, REPLICASETS, JOBS, ENDPOINTSLICES, LEASES, PRIORITYCLASSES,
+    DEPLOYMENTS, REPLICASETS, JOBS, CRONJOBS, ENDPOINTSLICES, LEASES, PRIORITYCLASSES,
 )
 
 _BY_KIND = {(r.api_version, r.kind): r for r in ALL}

@@ -11,7 +11,8 @@ Guarantees:
   pod templates inside deployments/replicasets/jobs the same way, deployments (replicas 1,
   RollingUpdate 25%/25%, revisionHistoryLimit 10, progressDeadlineSeconds 600), replicasets
   (replicas 1), jobs (completions and parallelism 1, backoffLimit 6, completionMode NonIndexed,
-  suspend false, podReplacementPolicy TerminatingOrFailed), services (type ClusterIP, sessionAffinity None, port protocol TCP,
+  suspend false, podReplacementPolicy TerminatingOrFailed), cronjobs (concurrencyPolicy Allow,
+  suspend false, history limits 3/1), services (type ClusterIP, sessionAffinity None, port protocol TCP,
   targetPort = port, internalTrafficPolicy Cluster, ipFamilyPolicy SingleStack, ipFamilies IPv4,
   ClientIP affinity timeout 10800 s), hostNetwork pods (hostPort = containerPort),
   namespaces (spec.finalizers ["kubernetes"], status.phase Active), nodes (allocatable = capacity),
@@ -201,6 +202,22 @@ def _default_job(obj: Obj) -> None:
     _default_template(obj)
 
 
+def _default_cronjob(obj: Obj) -> None:
+    """SetDefaults_CronJob: concurrencyPolicy Allow, suspend false, history limits 3 and 1. The job
+    template's pod template is defaulted as a pod's; Job defaults come when a Job is made from it."""
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        return
+    if not spec.get("concurrencyPolicy"):
+        spec["concurrencyPolicy"] = "Allow"
+    _setdefault(spec, "suspend", False)
+    _setdefault(spec, "successfulJobsHistoryLimit", 3)
+    _setdefault(spec, "failedJobsHistoryLimit", 1)
+    job_template = spec.get("jobTemplate")
+    if isinstance(job_template, dict):
+        _default_template(job_template)
+
+
 def _alias_template_labels(job: Obj) -> None:
     template = (job.get("spec") or {}).get("template")
     labels = template.get("metadata", {}).get("labels") if isinstance(template, dict) and \
@@ -317,6 +334,7 @@ _DEFAULTERS = {
     ("apps", "Deployment"): _default_deployment,
     ("apps", "ReplicaSet"): _default_replicaset,
     ("batch", "Job"): _default_job,
+    ("batch", "CronJob"): _default_cronjob,
     ("", "Service"): _default_service,
     ("", "Namespace"): _default_namespace,
     ("", "Secret"): _default_secret,
@@ -390,7 +408,8 @@ def prepare_for_create(resource: Any, obj: Obj) -> Obj:
     kind = (resource.group, resource.kind)
     if kind == ("", "Pod"):
         obj["status"] = {"phase": "Pending", "qosClass": pod_qos_class(obj)}
-    elif kind in (("apps", "Deployment"), ("apps", "ReplicaSet"), ("batch", "Job"), ("", "Service")):
+    elif kind in (("apps", "Deployment"), ("apps", "ReplicaSet"), ("batch", "Job"), ("batch", "CronJob"),
+                  ("", "Service")):
         obj["status"] = {"loadBalancer": {}} if kind == ("", "Service") else {}
     if kind == ("batch", "Job"):
         generate_job_selector(obj)

@@ -364,6 +364,27 @@ TYPES: dict[str, tuple[str, dict[str, F], tuple]] = {
         "reason": ("string", "(brief) reason for the condition's last transition."),
         "message": ("string", "Human readable message indicating details about last transition."),
     }, ("type", "status")),
+    BATCH + "CronJob": _kind("CronJob represents the configuration of a single cron job.",
+                             BATCH + "CronJobSpec", BATCH + "CronJobStatus"),
+    BATCH + "CronJobSpec": _t("CronJobSpec describes how the job execution will look like and when it will actually run.", {
+        "schedule": ("string", "The schedule in Cron format, see https://en.wikipedia.org/wiki/Cron."),
+        "timeZone": ("string", "The time zone name for the given schedule, see https://en.wikipedia.org/wiki/List_of_tz_database_time_zones. If not specified, this will default to the time zone of the kube-controller-manager process."),
+        "startingDeadlineSeconds": ("integer", "Optional deadline in seconds for starting the job if it misses scheduled time for any reason.  Missed jobs executions will be counted as failed ones."),
+        "concurrencyPolicy": ("string", "Specifies how to treat concurrent executions of a Job. Valid values are:\n\n- \"Allow\" (default): allows CronJobs to run concurrently; - \"Forbid\": forbids concurrent runs, skipping next run if previous run hasn't finished yet; - \"Replace\": cancels currently running job and replaces it with a new one"),
+        "suspend": ("boolean", "This flag tells the controller to suspend subsequent executions, it does not apply to already started executions.  Defaults to false."),
+        "jobTemplate": (BATCH + "JobTemplateSpec", "Specifies the job that will be created when executing a CronJob."),
+        "successfulJobsHistoryLimit": ("integer", "The number of successful finished jobs to retain. Value must be non-negative integer. Defaults to 3."),
+        "failedJobsHistoryLimit": ("integer", "The number of failed finished jobs to retain. Value must be non-negative integer. Defaults to 1."),
+    }, ("schedule", "jobTemplate")),
+    BATCH + "JobTemplateSpec": _t("JobTemplateSpec describes the data a Job should have when created from a template", {
+        "metadata": (META + "ObjectMeta", "Standard object's metadata of the jobs created from this template."),
+        "spec": (BATCH + "JobSpec", "Specification of the desired behavior of the job."),
+    }),
+    BATCH + "CronJobStatus": _t("CronJobStatus represents the current state of a cron job.", {
+        "active": ("[]" + CORE + "ObjectReference", "A list of pointers to currently running jobs."),
+        "lastScheduleTime": (TIME, "Information when was the last time the job was successfully scheduled."),
+        "lastSuccessfulTime": (TIME, "Information when was the last time the job successfully completed."),
+    }),
     BATCH + "UncountedTerminatedPods": _t("UncountedTerminatedPods holds UIDs of Pods that have terminated but haven't been accounted in Job status counters.", {
         "succeeded": ("[]string", "succeeded holds UIDs of succeeded Pods."),
         "failed": ("[]string", "failed holds UIDs of failed Pods."),
@@ -521,13 +542,14 @@ _ENUMS: dict[tuple[str, str], tuple[str, ...]] = {
     (APPS + "DeploymentStrategy", "type"): ("Recreate", "RollingUpdate"),
     (BATCH + "JobSpec", "completionMode"): ("Indexed", "NonIndexed"),
     (BATCH + "JobSpec", "podReplacementPolicy"): ("Failed", "TerminatingOrFailed"),
+    (BATCH + "CronJobSpec", "concurrencyPolicy"): ("Allow", "Forbid", "Replace"),
     (SCHEDULING + "PriorityClass", "preemptionPolicy"): ("Never", "PreemptLowerPriority"),
 }
 
 # Status written by other components (kubelet, controllers) may carry fields newer than this table;
 # a full object read back and sent again (kubectl edit/replace) must not fail strict validation.
 _OPEN_TYPES = {CORE + "PodStatus", APPS + "DeploymentStatus", APPS + "ReplicaSetStatus", BATCH + "JobStatus",
-               CORE + "NamespaceStatus"}
+               BATCH + "CronJobStatus", CORE + "NamespaceStatus"}
 
 _SCHEMA_PREFIX = {"": CORE, "apps": APPS, "batch": BATCH, "discovery.k8s.io": DISCOVERY, "coordination.k8s.io": COORD,
                   "scheduling.k8s.io": SCHEDULING}

@@ -237,6 +237,8 @@ SCHEMA: dict[str, dict[str, FieldMeta]] = {
     "DeploymentSpec": {"template": _f(typ="PodTemplateSpec"), "strategy": _f("retainKeys")},
     "ReplicaSetSpec": {"template": _f(typ="PodTemplateSpec")},
     "JobSpec": {"template": _f(typ="PodTemplateSpec")},
+    "JobTemplateSpec": {"metadata": _f(typ="ObjectMeta"), "spec": _f(typ="JobSpec")},
+    "CronJobSpec": {"jobTemplate": _f(typ="JobTemplateSpec")},
     "ServiceAccount": {"metadata": _f(typ="ObjectMeta"), "secrets": _f("merge", "name"),
                        "imagePullSecrets": _f("merge", "name")},
 }
@@ -246,6 +248,7 @@ _KINDS: dict[str, dict[str, FieldMeta]] = {
     "Deployment": {"spec": _f(typ="DeploymentSpec"), "status": _f(typ="DeploymentStatus")},
     "ReplicaSet": {"spec": _f(typ="ReplicaSetSpec"), "status": _f(typ="ReplicaSetStatus")},
     "Job": {"spec": _f(typ="JobSpec"), "status": _f(typ="JobStatus")},
+    "CronJob": {"spec": _f(typ="CronJobSpec")},
     "Service": {"spec": _f(typ="ServiceSpec"), "status": _f(typ="ServiceStatus")},
     "Node": {"spec": _f(typ="NodeSpec"), "status": _f(typ="NodeStatus")},
     "Namespace": {"status": _f(typ="NamespaceStatus")},

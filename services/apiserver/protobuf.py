@@ -1,10 +1,10 @@
 """Kubernetes' protobuf wire format, decoded into the JSON shapes, for the kinds kubectl sends so.
 
-`kubectl create namespace|configmap|secret|serviceaccount|service|deployment|job` send their object as
+`kubectl create namespace|configmap|secret|serviceaccount|service|deployment|job|cronjob` send their object as
 `application/vnd.kubernetes.protobuf` (the `k8s\\x00` magic, then a `runtime.Unknown` envelope
 with typeMeta and the raw message). Guarantees: `decode(data)` returns the object as a dict, the way
 Go's JSON encoding of it would read (empty strings, false and zero non-pointer fields omitted),
-for Namespace, ConfigMap, Secret, ServiceAccount, Service, Deployment, ReplicaSet, Job, Pod and
+for Namespace, ConfigMap, Secret, ServiceAccount, Service, Deployment, ReplicaSet, Job, CronJob, Pod and
 SelfSubjectAccessReview (`kubectl auth can-i`); fields
 this table does not model are dropped. Anything malformed or of another kind raises `ProtobufError`.
 Field numbers are those of k8s.io/api's generated.proto.
@@ -76,6 +76,12 @@ MESSAGES: dict[str, dict[int, Field]] = {
                 5: ("manualSelector", "b", False), 6: ("template", "PodTemplateSpec", False),
                 7: ("backoffLimit", "p", False), 8: ("ttlSecondsAfterFinished", "p", False),
                 9: _S("completionMode"), 10: ("suspend", "b", False), 14: _S("podReplacementPolicy")},
+    "CronJob": {1: ("metadata", "ObjectMeta", False), 2: ("spec", "CronJobSpec", False)},
+    "CronJobSpec": {1: _S("schedule"), 2: ("startingDeadlineSeconds", "p", False), 3: _S("concurrencyPolicy"),
+                    4: ("suspend", "b", False), 5: ("jobTemplate", "JobTemplateSpec", False),
+                    6: ("successfulJobsHistoryLimit", "p", False), 7: ("failedJobsHistoryLimit", "p", False),
+                    8: _S("timeZone")},
+    "JobTemplateSpec": {1: ("metadata", "ObjectMeta", False), 2: ("spec", "JobSpec", False)},
     "LabelSelector": {1: ("matchLabels", "map", False), 2: ("matchExpressions", "LabelSelectorRequirement", True)},
     "LabelSelectorRequirement": {1: _S("key"), 2: _S("operator"), 3: _REP_S("values")},
     "PodTemplateSpec": {1: ("metadata", "ObjectMeta", False), 2: ("spec", "PodSpec", False)},
@@ -106,7 +112,8 @@ MESSAGES: dict[str, dict[int, Field]] = {
                            6: _S("subresource"), 7: _S("name")},
     "NonResourceAttributes": {1: _S("path"), 2: _S("verb")},
 }
-KINDS = ("Namespace", "ConfigMap", "Secret", "ServiceAccount", "Service", "Deployment", "ReplicaSet", "Job", "Pod",
+KINDS = ("Namespace", "ConfigMap", "Secret", "ServiceAccount", "Service", "Deployment", "ReplicaSet", "Job", "CronJob",
+         "Pod",
          "SelfSubjectAccessReview")
 
 

@@ -2,7 +2,8 @@
 
 Guarantees:
 - Every built-in resource (core/v1 namespaces, nodes, pods, services, endpoints, events, configmaps,
-  secrets, serviceaccounts; apps/v1 deployments, replicasets; batch/v1 jobs; discovery.k8s.io/v1 endpointslices;
+  secrets, serviceaccounts; apps/v1 deployments, replicasets; batch/v1 jobs, cronjobs; discovery.k8s.io/v1
+  endpointslices;
   coordination.k8s.io/v1 leases; scheduling.k8s.io/v1 priorityclasses) is described here with Kubernetes' names: group, version, kind,
   plural, singular, short names, categories, subresources, scope.
 - `Resource` is pure data plus pure hooks: `default(obj)` fills in Kubernetes' defaults in place,
@@ -311,6 +312,7 @@ BUILTIN_RESOURCES: tuple[Resource, ...] = (
              subresources=("status", "scale"), scale=_REPLICAS_SCALE,
              extra_field_labels=_replicaset_fields),
     Resource("batch", "v1", "Job", "jobs", "job", True, (), ("all",), subresources=("status",)),
+    Resource("batch", "v1", "CronJob", "cronjobs", "cronjob", True, ("cj",), ("all",), subresources=("status",)),
     Resource("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", "endpointslice", True),
     Resource("coordination.k8s.io", "v1", "Lease", "leases", "lease", True,
              allow_create_on_update=True),

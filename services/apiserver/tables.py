@@ -5,7 +5,8 @@ Guarantees:
   `Accept: application/json;as=Table;v=v1;g=meta.k8s.io`. Columns and cells follow kube-apiserver's
   printers (pkg/printers/internalversion): pods NAME READY STATUS RESTARTS AGE (+ IP, NODE,
   NOMINATED NODE, READINESS GATES at priority 1, shown by `-o wide`), nodes, deployments,
-  replicasets, jobs (NAME STATUS COMPLETIONS DURATION AGE), services, namespaces, events, endpoints,
+  replicasets, jobs (NAME STATUS COMPLETIONS DURATION AGE), cronjobs (NAME SCHEDULE TIMEZONE
+  SUSPEND ACTIVE LAST SCHEDULE AGE), services, namespaces, events, endpoints,
   endpointslices, configmaps, secrets, serviceaccounts, leases, priorityclasses; NAME/AGE for anything else. All columns are always filled, as the
   server does; kubectl hides those with priority > 0 unless asked for wide output.
 - A pod's STATUS is computed as kubectl's printer computes it (CrashLoopBackOff, Completed, Error,
@@ -351,6 +352,23 @@ JOB_COLUMNS: list[Column] = [
 ]
 
 
+CRONJOB_COLUMNS: list[Column] = [
+    NAME,
+    ("Schedule", "string", 0, "", "The schedule in Cron format, see https://en.wikipedia.org/wiki/Cron."),
+    ("Timezone", "string", 0, "", "The time zone name for the given schedule, see "
+                                  "https://en.wikipedia.org/wiki/List_of_tz_database_time_zones."),
+    ("Suspend", "boolean", 0, "", "This flag tells the controller to suspend subsequent executions, it does not "
+                                  "apply to already started executions.  Defaults to false."),
+    ("Active", "integer", 0, "", "A list of pointers to currently running jobs."),
+    ("Last Schedule", "string", 0, "", "Information when was the last time the job was successfully scheduled."),
+    AGE,
+    ("Containers", "string", 1, "", "Names of each container in the template."),
+    ("Images", "string", 1, "", "Images referenced by each container in the template."),
+    ("Selector", "string", 1, "", "A label query over pods that should match the pod count. Normally, the system "
+                                  "sets this field for you."),
+]
+
+
 def _template_cells(obj: Obj) -> list:
     containers = _get(obj, "spec", "template", "spec", "containers", default=[])
     return [",".join(c.get("name", "") for c in containers), ",".join(c.get("image", "") for c in containers),
@@ -401,6 +419,16 @@ def _job_cells(job: Obj, now: datetime) -> list:
     started, finished = parse_time(status.get("startTime")), parse_time(status.get("completionTime"))
     duration = "" if started is None else human_duration(((finished or now) - started).total_seconds())
     return [_name(job), job_status(job), done, duration, _age(job, now), *_template_cells(job)]
+
+
+def _cronjob_cells(cronjob: Obj, now: datetime) -> list:
+    spec, status = _get(cronjob, "spec", default={}), _get(cronjob, "status", default={})
+    suspend = spec.get("suspend")
+    last = status.get("lastScheduleTime")
+    return [_name(cronjob), spec.get("schedule", ""), spec.get("timeZone") or "<none>",
+            "<unset>" if suspend is None else ("True" if suspend else "False"), len(status.get("active") or []),
+            translate_timestamp_since(last, now) if last else "<none>", _age(cronjob, now),
+            *_template_cells(spec.get("jobTemplate") or {})]
 
 
 def _replicaset_cells(obj: Obj, now: datetime) -> list:
@@ -587,6 +615,7 @@ _PRINTERS: dict[str, tuple[list[Column], Callable[[Obj, datetime], list]]] = {
     "deployments": (DEPLOYMENT_COLUMNS, _deployment_cells),
     "replicasets": (REPLICASET_COLUMNS, _replicaset_cells),
     "jobs": (JOB_COLUMNS, _job_cells),
+    "cronjobs": (CRONJOB_COLUMNS, _cronjob_cells),
     "services": (SERVICE_COLUMNS, _service_cells),
     "endpoints": (ENDPOINTS_COLUMNS, _endpoints_cells),
     "endpointslices": (ENDPOINTSLICE_COLUMNS, _endpointslice_cells),

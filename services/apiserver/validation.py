@@ -10,7 +10,8 @@ Guarantees:
   services), generateName, labels and annotations, pod specs (containers, names, images, ports,
   env, resources quantities and requests <= limits, probes, volumes, policies, tolerations),
   deployment/replicaset selectors matching template labels, strategies, jobs (generated selector
-  and labels, counts, restartPolicy OnFailure/Never, completionMode), services (ports,
+  and labels, counts, restartPolicy OnFailure/Never, completionMode), cronjobs (schedule, timeZone,
+  concurrencyPolicy, the job template), services (ports,
   types, clusterIP, externalName), configmap/secret keys, immutability on update (pod spec apart
   from images, activeDeadlineSeconds and added tolerations; service clusterIP; apps/v1
   selectors; a job's selector, completions, completionMode and template; namespace/name/uid;
@@ -613,12 +614,14 @@ def _invalid_raw(path: str, raw: str, detail: str) -> Cause:
 
 
 def _validate_selector_and_template(spec: Obj, kind: str, *, template_required: bool,
-                                    restart_policies: tuple[str, ...] = ("Always",)) -> list[Cause]:
+                                    restart_policies: tuple[str, ...] = ("Always",),
+                                    selector_required: bool = True) -> list[Cause]:
     causes: list[Cause] = []
     selector = spec.get("selector")
     template = spec.get("template")
     if selector is None:
-        causes.append(required("spec.selector"))
+        if selector_required:
+            causes.append(required("spec.selector"))
     elif not selector.get("matchLabels") and not selector.get("matchExpressions"):
         causes.append(_invalid_raw("spec.selector", go_label_selector(selector), f"empty selector is invalid for {kind}"))
     else:
@@ -758,7 +761,16 @@ def _validate_job(obj: Obj, old: Obj | None) -> list[Cause]:
     spec = obj.get("spec")
     if not isinstance(spec, dict):
         return [required("spec")]
-    causes = _validate_generated_selector(obj, spec)
+    causes = _validate_generated_selector(obj, spec) + _job_spec_causes(spec, selector_required=True)
+    if old is not None:
+        causes += _job_immutable(spec, old)
+    return causes
+
+
+def _job_spec_causes(spec: Obj, *, selector_required: bool) -> list[Cause]:
+    """validateJobSpec (+ the selector checks of ValidateJobSpec when `selector_required`), with
+    paths under `spec.`."""
+    causes: list[Cause] = []
     for field in ("parallelism", "completions", "activeDeadlineSeconds", "backoffLimit", "ttlSecondsAfterFinished"):
         causes += _non_negative(f"spec.{field}", spec.get(field))
     mode = spec.get("completionMode")
@@ -767,9 +779,86 @@ def _validate_job(obj: Obj, old: Obj | None) -> list[Cause]:
         if mode == "Indexed" and spec.get("completions") is None:
             causes.append(required("spec.completions", "when completion mode is Indexed"))
     causes += _enum("spec.podReplacementPolicy", spec.get("podReplacementPolicy"), ("TerminatingOrFailed", "Failed"))
-    causes += _validate_selector_and_template(spec, "job", template_required=True, restart_policies=("OnFailure", "Never"))
-    if old is not None:
-        causes += _job_immutable(spec, old)
+    causes += _validate_selector_and_template(spec, "job", template_required=True, restart_policies=("OnFailure", "Never"),
+                                              selector_required=selector_required)
+    return causes
+
+
+# The schedule descriptors robfig/cron's ParseStandard accepts besides five fields.
+_CRON_DESCRIPTORS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
+
+
+def cron_schedule_error(schedule: str) -> str | None:
+    """Why a CronJob schedule does not parse (cron.ParseStandard's message where kubemu knows it)."""
+    from croniter import croniter
+
+    fields = schedule.split()
+    if schedule.startswith("@"):
+        if schedule.strip() in _CRON_DESCRIPTORS:
+            return None
+        return f"unrecognized descriptor: {schedule}"
+    if len(fields) != 5:
+        return f"expected exactly 5 fields, found {len(fields)}: [{' '.join(fields)}]"
+    if not croniter.is_valid(schedule):
+        try:
+            croniter(schedule)
+        except Exception as exc:  # croniter's own errors: CroniterBadCronError and friends
+            return str(exc)
+        return "unparseable schedule"
+    return None
+
+
+def _time_zone_error(zone: str) -> str | None:
+    import zoneinfo
+
+    if not zone:
+        return "timeZone must be nil or non-empty string"
+    if zone.lower() == "local":
+        return "timeZone must be an explicit time zone as defined in https://www.iana.org/time-zones"
+    try:
+        zoneinfo.ZoneInfo(zone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return f"unknown time zone {zone}"
+    return None
+
+
+def _validate_cronjob(obj: Obj, old: Obj | None) -> list[Cause]:
+    """validateCronJobSpec: schedule (five fields or a descriptor, no TZ), timeZone, concurrency
+    policy, history limits, and the job template as a Job's spec (no selector needed)."""
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        return [required("spec")]
+    causes: list[Cause] = []
+    name = _dig(obj, "metadata", "name") or ""
+    if old is None and len(name) > 52:  # the controller appends "-<minutes>" to name its Jobs
+        causes.append(invalid("metadata.name", name, "must be no more than 52 characters"))
+    schedule = spec.get("schedule")
+    if not schedule:
+        causes.append(required("spec.schedule"))
+    elif isinstance(schedule, str):
+        if "TZ" in schedule:
+            causes.append(invalid("spec.schedule", schedule,
+                                  "cannot use TZ or CRON_TZ in schedule, use timeZone field instead"))
+        elif (error := cron_schedule_error(schedule)) is not None:
+            causes.append(invalid("spec.schedule", schedule, error))
+    causes += _non_negative("spec.startingDeadlineSeconds", spec.get("startingDeadlineSeconds"))
+    zone = spec.get("timeZone")
+    if isinstance(zone, str) and (old is None or zone != _dig(old, "spec", "timeZone")):
+        if (error := _time_zone_error(zone)) is not None:
+            causes.append(invalid("spec.timeZone", zone, error))
+    causes += _enum("spec.concurrencyPolicy", spec.get("concurrencyPolicy"), ("Allow", "Forbid", "Replace"),
+                    required_=True)
+    for field in ("successfulJobsHistoryLimit", "failedJobsHistoryLimit"):
+        causes += _non_negative(f"spec.{field}", spec.get(field))
+    job_template = spec.get("jobTemplate")
+    if not isinstance(job_template, dict) or not isinstance(job_template.get("spec"), dict):
+        return causes + [required("spec.jobTemplate.spec.template")]
+    causes += validate_labels(_dig(job_template, "metadata", "labels"), "spec.jobTemplate.metadata.labels")
+    job_spec = job_template["spec"]
+    if job_spec.get("manualSelector") is True:
+        causes.append(not_supported("spec.jobTemplate.spec.manualSelector", True, ("nil", "false"), ordered=True))
+    causes += [Cause(c.reason, c.message, "spec.jobTemplate." + c.field)
+               for c in _job_spec_causes(job_spec, selector_required=False)]
     return causes
 
 
@@ -1177,6 +1266,7 @@ _VALIDATORS = {
     ("apps", "Deployment"): _validate_deployment,
     ("apps", "ReplicaSet"): _validate_replicaset,
     ("batch", "Job"): _validate_job,
+    ("batch", "CronJob"): _validate_cronjob,
     ("", "Service"): _validate_service,
     ("", "ConfigMap"): _validate_configmap,
     ("", "Secret"): _validate_secret,

@@ -317,3 +317,23 @@ def test_jobs_create_get_apply_and_immutable_template(kubectl: Kubectl) -> None:
                  for line in kubectl.out("describe", "job", "pi").splitlines() if ":" in line and line[0] != " "}
     assert (described["Completions"], described["Backoff Limit"], described["Pods Statuses"]) == (
         "1", "6", "0 Active / 0 Succeeded / 0 Failed")
+
+
+def test_cronjobs_create_get_and_job_from_cronjob(kubectl: Kubectl) -> None:
+    assert kubectl.out("create", "cronjob", "tick", "--image=busybox", "--schedule=*/5 * * * *", "--",
+                       "echo", "tock").strip() == "cronjob.batch/tick created"
+    table = [line.split() for line in kubectl.out("get", "cj").strip().split("\n")]
+    assert table[0] == ["NAME", "SCHEDULE", "TIMEZONE", "SUSPEND", "ACTIVE", "LAST", "SCHEDULE", "AGE"]
+    assert table[1][:8] == ["tick", "*/5", "*", "*", "*", "*", "<none>", "False"]
+    spec = kubectl.json("get", "cronjob", "tick")["spec"]
+    assert (spec["concurrencyPolicy"], spec["successfulJobsHistoryLimit"], spec["failedJobsHistoryLimit"]) == (
+        "Allow", 3, 1)
+    assert spec["jobTemplate"]["spec"]["template"]["spec"]["restartPolicy"] == "OnFailure"
+    bad = kubectl.run("create", "cronjob", "bad", "--image=busybox", "--schedule=* * *", check=False)
+    assert 'spec.schedule: Invalid value: "* * *": expected exactly 5 fields, found 3: [* * *]' in bad.stderr
+    # `kubectl create job --from=cronjob/...` copies the template and makes the CronJob its owner.
+    assert "job.batch/by-hand created" in kubectl.out("create", "job", "by-hand", "--from=cronjob/tick")
+    job = kubectl.json("get", "job", "by-hand")
+    assert job["metadata"]["annotations"]["cronjob.kubernetes.io/instantiate"] == "manual"
+    assert [(o["kind"], o["name"]) for o in job["metadata"]["ownerReferences"]] == [("CronJob", "tick")]
+    assert job["spec"]["template"]["spec"]["containers"][0]["command"] == ["echo", "tock"]

@@ -1,4 +1,4 @@
-"""batch/v1 Jobs in the API server: the job strategy's defaults, generated selector, validation
+"""batch/v1 Jobs and CronJobs in the API server: the job strategy's defaults, generated selector, validation
 (create, update, status), `kubectl get jobs` cells and the protobuf body `kubectl create job` sends."""
 
 from __future__ import annotations
@@ -232,3 +232,105 @@ def test_protobuf_job() -> None:
         "spec": {"completions": 0, "backoffLimit": 2, "suspend": True, "completionMode": "Indexed",
                  "template": {"spec": {"containers": [{"name": "pi", "image": "busybox", "command": ["echo", "hi"]}],
                                        "restartPolicy": "Never"}}}}
+
+
+# --- CronJobs -------------------------------------------------------------------------------------
+
+CRONJOBS = REGISTRY.get("batch", "v1", "cronjobs")
+
+
+def cronjob(schedule: str = "*/5 * * * *", restart: str | None = "OnFailure", **spec) -> dict:
+    template = job(restart=restart)["spec"]
+    return {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "tick", "namespace": "default"},
+            "spec": {"schedule": schedule, "jobTemplate": {"spec": template}, **spec}}
+
+
+def cron_created(obj: dict) -> dict:
+    obj["metadata"]["uid"] = UID
+    prepare_for_create(CRONJOBS, obj)
+    apply_defaults(CRONJOBS, obj)
+    return obj
+
+
+def test_cronjob_defaults_leave_the_job_spec_to_job_creation() -> None:
+    obj = cron_created(cronjob(status={"active": [{"name": "x"}]}))
+    spec = obj["spec"]
+    assert (spec["concurrencyPolicy"], spec["suspend"], spec["successfulJobsHistoryLimit"],
+            spec["failedJobsHistoryLimit"]) == ("Allow", False, 3, 1)
+    assert obj["status"] == {}
+    job_spec = spec["jobTemplate"]["spec"]
+    assert "backoffLimit" not in job_spec and "selector" not in job_spec  # SetDefaults_Job runs on the Job
+    assert job_spec["template"]["spec"]["terminationGracePeriodSeconds"] == 30  # the pod template is defaulted
+    assert validate(CRONJOBS, obj) == []
+
+
+@pytest.mark.parametrize("schedule,message", [
+    ("@hourly", None),
+    ("0 3 * * 1-5", None),
+    ("*/15 * * * *", None),
+    ("* * *", 'spec.schedule: Invalid value: "* * *": expected exactly 5 fields, found 3: [* * *]'),
+    ("0 0 * * * *", 'spec.schedule: Invalid value: "0 0 * * * *": expected exactly 5 fields, found 6: [0 0 * * * *]'),
+    ("@sometimes", 'spec.schedule: Invalid value: "@sometimes": unrecognized descriptor: @sometimes'),
+    ("TZ=UTC 0 * * * *", 'spec.schedule: Invalid value: "TZ=UTC 0 * * * *": cannot use TZ or CRON_TZ in schedule, '
+                         'use timeZone field instead'),
+])
+def test_cronjob_schedule(schedule, message) -> None:
+    found = messages(validate(CRONJOBS, cron_created(cronjob(schedule))))
+    assert found == ([message] if message else [])
+
+
+def test_cronjob_out_of_range_field_is_invalid() -> None:
+    (found,) = messages(validate(CRONJOBS, cron_created(cronjob("61 * * * *"))))
+    assert found.startswith('spec.schedule: Invalid value: "61 * * * *": ')
+
+
+def test_cronjob_spec_rules() -> None:
+    obj = cron_created(cronjob(concurrencyPolicy="Sometimes", timeZone="Mars/Olympus", startingDeadlineSeconds=-1,
+                               successfulJobsHistoryLimit=-1))
+    obj["metadata"]["name"] = "n" * 53
+    assert messages(validate(CRONJOBS, obj)) == [
+        f'metadata.name: Invalid value: "{"n" * 53}": must be no more than 52 characters',
+        "spec.startingDeadlineSeconds: Invalid value: -1: must be greater than or equal to 0",
+        'spec.timeZone: Invalid value: "Mars/Olympus": unknown time zone Mars/Olympus',
+        'spec.concurrencyPolicy: Unsupported value: "Sometimes": supported values: "Allow", "Forbid", "Replace"',
+        "spec.successfulJobsHistoryLimit: Invalid value: -1: must be greater than or equal to 0",
+    ]
+    assert validate(CRONJOBS, cron_created(cronjob(timeZone="Europe/Paris"))) == []
+
+
+def test_cronjob_job_template_is_validated_as_a_job_spec() -> None:
+    obj = cron_created(cronjob(restart="Always"))
+    obj["spec"]["jobTemplate"]["spec"]["backoffLimit"] = -1
+    obj["spec"]["jobTemplate"]["spec"]["manualSelector"] = True
+    assert messages(validate(CRONJOBS, obj)) == [
+        'spec.jobTemplate.spec.manualSelector: Unsupported value: true: supported values: "nil", "false"',
+        "spec.jobTemplate.spec.backoffLimit: Invalid value: -1: must be greater than or equal to 0",
+        'spec.jobTemplate.spec.template.spec.restartPolicy: Required value: valid values: "OnFailure", "Never"',
+    ]
+
+
+def test_cronjob_rows() -> None:
+    obj = cron_created(cronjob(timeZone="Europe/Paris"))
+    obj["metadata"]["creationTimestamp"] = _iso(NOW - timedelta(hours=3))
+    obj["status"] = {"active": [{"name": "tick-1"}], "lastScheduleTime": _iso(NOW - timedelta(seconds=40))}
+    never = cron_created(cronjob(suspend=True))
+    never["metadata"].update(name="idle", creationTimestamp=_iso(NOW - timedelta(minutes=1)))
+    table = to_table(CRONJOBS, [obj, never], now=NOW)
+    assert [c["name"] for c in table["columnDefinitions"]][:7] == [
+        "Name", "Schedule", "Timezone", "Suspend", "Active", "Last Schedule", "Age"]
+    assert [r["cells"][:7] for r in table["rows"]] == [
+        ["tick", "*/5 * * * *", "Europe/Paris", "False", 1, "40s", "3h"],
+        ["idle", "*/5 * * * *", "<none>", "True", 0, "<none>", "60s"]]
+    assert table["rows"][0]["cells"][7:9] == ["pi", "busybox"]
+
+
+def test_protobuf_cronjob() -> None:
+    pod_spec = _ld(2, _ld(1, b"c") + _ld(2, b"busybox")) + _ld(3, b"OnFailure")
+    job_template = _ld(1, _ld(1, b"tick")) + _ld(2, _ld(6, _ld(2, pod_spec)))
+    spec = _ld(1, b"*/1 * * * *") + _ld(5, job_template) + _ld(8, b"UTC") + _ld(3, b"Forbid")
+    body = b"k8s\x00" + _ld(1, _ld(1, b"batch/v1") + _ld(2, b"CronJob")) + _ld(2, _ld(1, _ld(1, b"tick")) + _ld(2, spec))
+    assert pb_decode(body) == {
+        "apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "tick"},
+        "spec": {"schedule": "*/1 * * * *", "timeZone": "UTC", "concurrencyPolicy": "Forbid",
+                 "jobTemplate": {"metadata": {"name": "tick"}, "spec": {"template": {"spec": {
+                     "containers": [{"name": "c", "image": "busybox"}], "restartPolicy": "OnFailure"}}}}}}

@@ -20,6 +20,7 @@ NAMES = [
     ("apps", "v1", "deployments", "Deployment", True, ("deploy",), True),
     ("apps", "v1", "replicasets", "ReplicaSet", True, ("rs",), True),
     ("batch", "v1", "jobs", "Job", True, (), True),
+    ("batch", "v1", "cronjobs", "CronJob", True, ("cj",), True),
     ("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", True, (), False),
     ("coordination.k8s.io", "v1", "leases", "Lease", True, (), False),
     ("scheduling.k8s.io", "v1", "priorityclasses", "PriorityClass", False, ("pc",), False),
