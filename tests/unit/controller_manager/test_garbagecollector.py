@@ -69,10 +69,10 @@ async def test_one_dangling_owner_among_solid_ones_is_only_unlinked(cluster):
 
 
 async def test_unknown_owner_kind_is_never_collected(cluster):
-    p = pod("job-1", owner={"apiVersion": "batch/v1", "kind": "Job", "name": "job", "uid": "uid-job",
-                            "controller": True})
+    p = pod("tab-1", owner={"apiVersion": "stable.example.com/v1", "kind": "CronTab", "name": "tab",
+                            "uid": "uid-tab", "controller": True})
     gc = setup(cluster, (PODS, p))
-    await gc.sync("uid-job-1")
+    await gc.sync("uid-tab-1")
     assert cluster.client.writes() == []
 
 
