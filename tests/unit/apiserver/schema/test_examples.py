@@ -1,4 +1,5 @@
-"""Every manifest under examples/ passes the schema pipeline: no unknown fields, defaults, valid, printable."""
+"""Every manifest under examples/ passes the create pipeline: no unknown fields, the kind's
+PrepareForCreate and defaults, valid, printable."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from services.apiserver.defaults import prepare_for_create
 from services.apiserver.openapi import unknown_fields
 from services.apiserver.registry import REGISTRY
 from services.apiserver.tables import to_table
@@ -29,7 +31,8 @@ def test_example_passes_schema(doc) -> None:
     assert unknown_fields(res, doc) == []
     if res.namespaced:
         doc.setdefault("metadata", {}).setdefault("namespace", "default")
-    obj = res.default(doc)
+    doc["metadata"]["uid"] = "0c51868c-0a4a-4384-8887-f7818e89fbf5"  # as the create path, before the strategy
+    obj = res.default(prepare_for_create(res, doc))
     assert res.validate(obj) == []
     (row,) = to_table(res, [obj])["rows"]
     assert row["cells"][0] == obj["metadata"]["name"] or res.plural == "events"
