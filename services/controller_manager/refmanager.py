@@ -3,7 +3,9 @@
 `claim(...)` returns the objects an owner controls after it has adopted matching orphans and
 released controlled objects that stopped matching. An owner being deleted neither adopts nor
 releases. Before the first adoption the owner is re-read from the API server (`can_adopt`), so a
-stale cache never makes a deleted or recreated owner adopt anything.
+stale cache never makes a deleted or recreated owner adopt anything. An owner's `finalizers` (the
+Job's `batch.kubernetes.io/job-tracking`) are added to what it adopts and removed from what it
+releases, as PodControllerRefManager does.
 """
 
 from __future__ import annotations
@@ -26,25 +28,36 @@ class ClaimError(Exception):
     """The owner may not adopt: it changed or is being deleted."""
 
 
-def adopt_patch(obj: Mapping, owner_ref: dict) -> dict:
-    """A merge patch adding the controller ownerReference; the uid and resourceVersion make it
-    apply only to the object as we saw it (a changed object gets a 409 and a retry)."""
+def adopt_patch(obj: Mapping, owner_ref: dict, finalizers: tuple[str, ...] = ()) -> dict:
+    """A merge patch adding the controller ownerReference (and the owner's finalizers); the uid and
+    resourceVersion make it apply only to the object as we saw it (a changed object gets a 409 and
+    a retry)."""
     refs = [r for r in meta(obj).get("ownerReferences") or [] if r.get("uid") != owner_ref["uid"]]
     refs.append(owner_ref)
-    return {"metadata": {"ownerReferences": refs, "uid": uid_of(obj),
-                         "resourceVersion": meta(obj).get("resourceVersion")}}
+    patch = {"metadata": {"ownerReferences": refs, "uid": uid_of(obj),
+                          "resourceVersion": meta(obj).get("resourceVersion")}}
+    current = list(meta(obj).get("finalizers") or [])
+    if any(f not in current for f in finalizers):
+        patch["metadata"]["finalizers"] = current + [f for f in finalizers if f not in current]
+    return patch
 
 
-def release_patch(obj: Mapping, owner_uid: str) -> dict:
+def release_patch(obj: Mapping, owner_uid: str, finalizers: tuple[str, ...] = ()) -> dict:
     refs = [r for r in meta(obj).get("ownerReferences") or [] if r.get("uid") != owner_uid]
-    return {"metadata": {"ownerReferences": refs or None, "uid": uid_of(obj),
-                         "resourceVersion": meta(obj).get("resourceVersion")}}
+    patch = {"metadata": {"ownerReferences": refs or None, "uid": uid_of(obj),
+                          "resourceVersion": meta(obj).get("resourceVersion")}}
+    current = list(meta(obj).get("finalizers") or [])
+    if any(f in current for f in finalizers):
+        patch["metadata"]["finalizers"] = [f for f in current if f not in finalizers] or None
+    return patch
 
 
 class RefManager:
     def __init__(self, client, *, ref, owner: Mapping, api_version: str, kind: str,
-                 matches: Callable[[Mapping], bool], can_adopt: Callable[[], Awaitable[None]]) -> None:
+                 matches: Callable[[Mapping], bool], can_adopt: Callable[[], Awaitable[None]],
+                 finalizers: tuple[str, ...] = ()) -> None:
         self.client, self.ref, self.owner = client, ref, owner
+        self.finalizers = finalizers
         self.owner_ref = new_controller_ref(owner, api_version=api_version, kind=kind)
         self.matches, self._can_adopt = matches, can_adopt
         self._adopt_checked = False
@@ -78,15 +91,15 @@ class RefManager:
             await self._can_adopt()
             self._adopt_checked = True
         try:
-            return await self.client.patch(self.ref, meta(obj)["name"], adopt_patch(obj, self.owner_ref),
-                                           namespace=namespace_of(obj))
+            patch = adopt_patch(obj, self.owner_ref, self.finalizers)
+            return await self.client.patch(self.ref, meta(obj)["name"], patch, namespace=namespace_of(obj))
         except NotFound:
             return None  # gone: nothing to adopt
 
     async def _release(self, obj: dict) -> None:
         try:
-            await self.client.patch(self.ref, meta(obj)["name"], release_patch(obj, uid_of(self.owner)),
-                                    namespace=namespace_of(obj))
+            patch = release_patch(obj, uid_of(self.owner), self.finalizers)
+            await self.client.patch(self.ref, meta(obj)["name"], patch, namespace=namespace_of(obj))
         except (NotFound, Invalid):
             pass  # gone, or no longer ours: already released
 
