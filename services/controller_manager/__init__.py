@@ -17,6 +17,8 @@ kube-controller-manager's, e.g. `*,-nodelifecycle`):
 | taint-eviction-controller | controllers/tainteviction.py | deletes pods whose NoExecute toleration ran out |
 | node-ipam-controller | controllers/nodeipam.py | spec.podCIDR per node from --cluster-cidr |
 | pod-garbage-collector-controller | controllers/podgc.py | pods of vanished nodes, too many finished pods |
+| job-controller | controllers/job.py | pods per Job, finalizer-tracked counts, backoff, deadline, suspend |
+| ttl-after-finished-controller | controllers/ttlafterfinished.py | deletes finished Jobs after ttlSecondsAfterFinished |
 
 Each controller is informers → event handlers that enqueue keys → a workqueue → `sync(key)`
 (base.py). With `--leader-elect` (default) they run only while this process holds the

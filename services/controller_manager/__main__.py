@@ -49,10 +49,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add_flag(p, "--node-cidr-mask-size", env="KUBEMU_NODE_CIDR_MASK_SIZE", default=d.node_cidr_mask_size, type=int,
              help="prefix length of each node's pod CIDR")
     for opt in ("concurrent_deployment_syncs", "concurrent_replicaset_syncs", "concurrent_service_endpoint_syncs",
-                "concurrent_gc_syncs", "concurrent_namespace_syncs", "max_endpoints_per_slice",
-                "terminated_pod_gc_threshold"):
+                "concurrent_gc_syncs", "concurrent_namespace_syncs", "concurrent_job_syncs",
+                "concurrent_ttl_after_finished_syncs", "max_endpoints_per_slice", "terminated_pod_gc_threshold"):
         add_flag(p, "--" + opt.replace("_", "-"), env="KUBEMU_" + opt.upper(), default=getattr(d, opt), type=int,
                  help=opt.replace("_", " "))
+    add_flag(p, "--job-sync-batch-period", env="KUBEMU_JOB_SYNC_BATCH_PERIOD", default=d.job_sync_batch_period,
+             type=float, help="seconds the Job controller batches pod events (kubemu's; fixed in Kubernetes)")
+    add_flag(p, "--job-pod-failure-backoff", env="KUBEMU_JOB_POD_FAILURE_BACKOFF", default=d.job_pod_failure_backoff,
+             type=float, help="seconds before a Job replaces its first failed pod, doubling after each failure "
+                              "(kubemu's; 10 s in Kubernetes)")
+    add_flag(p, "--job-pod-failure-backoff-max", env="KUBEMU_JOB_POD_FAILURE_BACKOFF_MAX",
+             default=d.job_pod_failure_backoff_max, type=float,
+             help="the longest that pod failure backoff gets (kubemu's; 10 min in Kubernetes)")
     add_leader_election_flags(p, d, leader_elect_help="run only while holding the Lease")
     args = p.parse_args(argv)
     try:

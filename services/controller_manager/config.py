@@ -28,8 +28,14 @@ class ControllerManagerConfig:
     concurrent_service_endpoint_syncs: int = 5
     concurrent_gc_syncs: int = 20
     concurrent_namespace_syncs: int = 10
+    concurrent_job_syncs: int = 5
+    concurrent_ttl_after_finished_syncs: int = 5
     max_endpoints_per_slice: int = 100
     terminated_pod_gc_threshold: int = 12500
+    # Job controller timings, constants in kube-controller-manager (configurable so tests run fast)
+    job_sync_batch_period: float = 1.0         # pod events wait this long, so one sync sees several
+    job_pod_failure_backoff: float = 10.0      # a replacement after the first pod failure waits this,
+    job_pod_failure_backoff_max: float = 600.0  # doubling with each further failure up to this
     # leader election (the kube-controller-manager Lease in kube-system)
     leader_elect: bool = True
     leader_elect_lease_duration: float = 15.0

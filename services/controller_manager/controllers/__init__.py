@@ -39,6 +39,9 @@ SPECS: tuple[ControllerSpec, ...] = (
     ControllerSpec("node-ipam-controller", ("nodeipam",), "nodeipam:NodeIpamController",
                    requires_option="allocate_node_cidrs"),
     ControllerSpec("pod-garbage-collector-controller", ("podgc",), "podgc:PodGCController"),
+    ControllerSpec("job-controller", ("job",), "job:JobController", "concurrent_job_syncs"),
+    ControllerSpec("ttl-after-finished-controller", ("ttl-after-finished",),
+                   "ttlafterfinished:TTLAfterFinishedController", "concurrent_ttl_after_finished_syncs"),
 )
 DISABLED_BY_DEFAULT: frozenset[str] = frozenset()
 

@@ -60,3 +60,68 @@ def pod(name: str, *, ns: str = "default", labels: dict | None = None, owner: di
     if deleting:
         p["metadata"]["deletionTimestamp"] = "2026-01-01T11:59:00Z"
     return p
+
+
+# --- Jobs (batch/v1), as the API server stores them after its defaults ---
+
+JOB_TRACKING = "batch.kubernetes.io/job-tracking"
+
+
+def job(name: str = "pi", *, ns: str = "default", completions: int | None = 1, parallelism: int = 1,
+        backoff_limit: int = 6, restart_policy: str = "Never", mode: str = "NonIndexed", suspend: bool = False,
+        deadline: int | None = None, ttl: int | None = None, status: dict | None = None, generation: int = 1,
+        deleting: bool = False) -> dict:
+    uid = f"uid-{name}"
+    labels = {"batch.kubernetes.io/controller-uid": uid, "batch.kubernetes.io/job-name": name,
+              "controller-uid": uid, "job-name": name}
+    spec = {"parallelism": parallelism, "backoffLimit": backoff_limit, "completionMode": mode, "suspend": suspend,
+            "podReplacementPolicy": "TerminatingOrFailed",
+            "selector": {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}},
+            "template": {"metadata": {"labels": labels},
+                         "spec": {"restartPolicy": restart_policy,
+                                  "containers": [{"name": "pi", "image": "busybox",
+                                                  "command": ["sh", "-c", "echo hi"]}]}}}
+    if completions is not None:
+        spec["completions"] = completions
+    if deadline is not None:
+        spec["activeDeadlineSeconds"] = deadline
+    if ttl is not None:
+        spec["ttlSecondsAfterFinished"] = ttl
+    j = {"apiVersion": "batch/v1", "kind": "Job",
+         "metadata": {"name": name, "namespace": ns, "uid": uid, "labels": dict(labels), "resourceVersion": "10",
+                      "generation": generation, "creationTimestamp": "2026-01-01T11:00:00Z"},
+         "spec": spec, "status": status if status is not None else {}}
+    if deleting:
+        j["metadata"]["deletionTimestamp"] = "2026-01-01T11:59:00Z"
+    return j
+
+
+def job_pod(owner: dict, name: str, *, phase: str = "Running", ready: bool | None = None, finalizer: bool = True,
+            finished_at: str = "2026-01-01T11:59:00Z", index: int | None = None, restarts: int = 0,
+            deleting: bool = False, created: str = "2026-01-01T11:00:00Z", node: str | None = "node-1") -> dict:
+    """A pod of Job `owner`: its template's labels, its controller reference, the tracking finalizer;
+    a finished pod's container has terminated at `finished_at`."""
+    labels = dict(owner["spec"]["template"]["metadata"]["labels"])
+    if index is not None:
+        labels["batch.kubernetes.io/job-completion-index"] = str(index)
+    p = pod(name, ns=owner["metadata"]["namespace"], labels=labels, owner=owner_ref(owner, "Job", "batch/v1"),
+            phase=phase, ready=(phase == "Running") if ready is None else ready, restarts=restarts,
+            deleting=deleting, created=created, node=node)
+    if finalizer:
+        p["metadata"]["finalizers"] = [JOB_TRACKING]
+    if index is not None:
+        p["metadata"]["annotations"] = {"batch.kubernetes.io/job-completion-index": str(index)}
+    if phase in ("Succeeded", "Failed"):
+        code = 0 if phase == "Succeeded" else 1
+        p["status"]["containerStatuses"][0]["state"] = {"terminated": {"exitCode": code, "finishedAt": finished_at}}
+    return p
+
+
+def job_condition(ctype: str, reason: str = "", message: str = "", *, status: str = "True",
+                  at: str = "2026-01-01T11:30:00Z") -> dict:
+    cond = {"type": ctype, "status": status, "lastProbeTime": at, "lastTransitionTime": at}
+    if reason:
+        cond["reason"] = reason
+    if message:
+        cond["message"] = message
+    return cond
