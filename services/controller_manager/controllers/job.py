@@ -314,15 +314,7 @@ class JobController(Controller):
             self.finalizer_expectations.pop(key, None)
             self.backoff.pop(key, None)
             return
-        if ju.managed_by_other(cached):
-            log.debug("job.skipped_managed_by", managed_by=ju.managed_by_other(cached))
-            return
-        if ju.is_finished(cached):
-            self.backoff.pop(key, None)
-            return
-        if ju.completion_mode(cached) not in ("NonIndexed", "Indexed"):
-            self.recorder.event(cached, "Warning", "UnknownCompletionMode",
-                                "Skipped Job sync because completion mode is unknown")
+        if not self._wants_sync(cached, key):
             return
         job = copy.deepcopy(cached)
         job["status"] = dict(job.get("status") or {})
@@ -336,26 +328,7 @@ class JobController(Controller):
         if ju.is_indexed(job):
             ctx.prev_succeeded_indexes, ctx.succeeded_indexes = ju.succeeded_indexes(job, ctx.pods)
             ctx.succeeded = ju.intervals_total(ctx.succeeded_indexes)
-        active = len(ctx.active_pods)
-        manage_error: Exception | None = None
-        suspend_changed = False
-        if ctx.finished_condition is not None:
-            deleted, manage_error = await self._delete_active_pods(job, ctx)
-            if deleted != active or not satisfied:
-                ctx.finished_condition = None  # pods may still be unseen, or not all could be deleted
-            active -= deleted
-        else:
-            manage_called = False
-            if satisfied and not is_being_deleted(job):
-                active, manage_error = await self._manage_job(job, ctx, key)
-                manage_called = True
-            wanted = ju.completions(job)
-            complete = ctx.succeeded > 0 if wanted is None else ctx.succeeded >= wanted
-            if complete and active == 0:
-                ctx.finished_condition = ju.new_condition(ju.SUCCESS_CRITERIA_MET, "True", *ju.COMPLETIONS_REACHED,
-                                                          self.now())
-            elif manage_called:
-                suspend_changed = self._update_suspended_condition(job)
+        active, suspend_changed, manage_error = await self._act_on_pods(job, ctx, key, satisfied)
         needs_update = suspend_changed or active != status.get("active", 0) \
             or status.get("ready") != ctx.ready or status.get("terminating") != ctx.terminating
         _set_count(status, "active", active)
@@ -364,6 +337,42 @@ class JobController(Controller):
         await self._track_status_and_remove_finalizers(ctx, key, needs_update)
         if manage_error is not None:
             raise manage_error
+
+    def _wants_sync(self, job: dict, key: str) -> bool:
+        if ju.managed_by_other(job):
+            log.debug("job.skipped_managed_by", managed_by=ju.managed_by_other(job))
+            return False
+        if ju.is_finished(job):
+            self.backoff.pop(key, None)
+            return False
+        if ju.completion_mode(job) not in ("NonIndexed", "Indexed"):
+            self.recorder.event(job, "Warning", "UnknownCompletionMode",
+                                "Skipped Job sync because completion mode is unknown")
+            return False
+        return True
+
+    async def _act_on_pods(self, job: dict, ctx: SyncContext, key: str,
+                           satisfied: bool) -> tuple[int, bool, Exception | None]:
+        """A finishing Job loses its active pods; any other has its pods managed, and is found
+        complete or (un)suspended. Returns (active, suspended condition changed, error)."""
+        active = len(ctx.active_pods)
+        if ctx.finished_condition is not None:
+            deleted, error = await self._delete_active_pods(job, ctx)
+            if deleted != active or not satisfied:
+                ctx.finished_condition = None  # pods may still be unseen, or not all could be deleted
+            return active - deleted, False, error
+        managed = satisfied and not is_being_deleted(job)
+        error = None
+        if managed:
+            active, error = await self._manage_job(job, ctx, key)
+        wanted = ju.completions(job)
+        complete = ctx.succeeded > 0 if wanted is None else ctx.succeeded >= wanted
+        if complete and active == 0:
+            ctx.finished_condition = ju.new_condition(ju.SUCCESS_CRITERIA_MET, "True", *ju.COMPLETIONS_REACHED,
+                                                      self.now())
+            return active, False, error
+        # conditions and events only from a sync that managed the pods
+        return active, managed and self._update_suspended_condition(job), error
 
     def _context(self, job: dict, pods: list[dict], key: str) -> SyncContext:
         active = [p for p in pods if is_pod_active(p)]

@@ -200,6 +200,14 @@ async def test_enough_successes_write_success_criteria_met_then_complete(cluster
     assert cluster.events == [("default/pi", "Normal", "Completed", "Job completed")]
 
 
+async def test_completion_is_noticed_even_while_expectations_are_pending(cluster):
+    j = job("pi", status={"startTime": "2026-01-01T11:00:00Z"})
+    jc = make(cluster, j, [job_pod(j, "done", phase="Succeeded")])
+    jc.expectations.expect_creations("default/pi", 1)
+    await jc.sync("default/pi")
+    assert types(status_writes(cluster)[-1]) == [("SuccessCriteriaMet", "True"), ("Complete", "True")]
+
+
 async def test_complete_waits_until_no_pod_terminates(cluster):
     j = job("pi", completions=1, parallelism=2, status={"startTime": "2026-01-01T11:00:00Z"})
     jc = make(cluster, j, [job_pod(j, "done", phase="Succeeded"), job_pod(j, "slow", deleting=True)])
