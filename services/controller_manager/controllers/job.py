@@ -298,7 +298,7 @@ class JobController(Controller):
             job = self._resolve(namespace, ref)
             if job is not None and (ju.managed_by_other(job) or not ju.is_finished(job)):
                 return  # adopted by a running Job, or another controller's
-        log.info("job.orphan_finalizer_removed", pod=key)
+        log.info("job.orphan_finalizer_removed")  # the key is the pod's
         try:
             await self.client.patch(PODS, name, REMOVE_FINALIZER_PATCH, namespace=namespace, patch_type="strategic")
         except NotFound:

@@ -118,3 +118,36 @@ async def test_a_finished_job_goes_after_its_ttl(api_client, controller_manager,
     await eventually(gone, timeout=30, what="the Job and its pod deleted after the TTL")
     await eventually(lambda: _reasons_include(api_client, "brief", {"Completed"}),
                      what="the Completed event (events outlive the Job)")
+
+
+async def test_an_indexed_job_gives_each_pod_its_index(api_client, controller_manager, start_kubelet):  # noqa: F811
+    kubelet = await start_kubelet()
+    await controller_manager(**FAST)
+    await api_client.create(JOBS, job_manifest("sharded", kubelet.config.node_name, 'echo "$JOB_COMPLETION_INDEX"',
+                                               completionMode="Indexed", completions=3, parallelism=3))
+    job = await finished(api_client, "sharded", "Complete")
+    assert (job["status"]["completedIndexes"], job["status"]["succeeded"]) == ("0-2", 3)
+    for pod in await job_pods(api_client, "sharded"):
+        index = pod["metadata"]["annotations"]["batch.kubernetes.io/job-completion-index"]
+        assert pod["metadata"]["name"].startswith(f"sharded-{index}-")
+        assert pod["spec"]["hostname"] == f"sharded-{index}"
+        log = await api_client.get(PODS, pod["metadata"]["name"], namespace="default", subresource="log")
+        assert log.strip() == index
+
+
+async def test_deleting_a_running_job_lets_its_pods_go(api_client, controller_manager, start_kubelet):  # noqa: F811
+    kubelet = await start_kubelet()
+    await controller_manager(**FAST)
+    await api_client.create(JOBS, job_manifest("endless", kubelet.config.node_name, "sleep 60"))
+
+    async def running() -> bool:
+        pods = await job_pods(api_client, "endless")
+        return bool(pods) and pods[0]["status"].get("phase") == "Running"
+
+    await eventually(running, what="the Job's pod running")
+    await api_client.delete(JOBS, "endless", namespace="default", propagation_policy="Background")
+
+    async def pods_gone() -> bool:  # the garbage collector deletes the pod; its finalizer must go too
+        return not await job_pods(api_client, "endless")
+
+    await eventually(pods_gone, timeout=30, what="the deleted Job's pod gone (tracking finalizer removed)")
