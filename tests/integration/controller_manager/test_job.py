@@ -16,8 +16,8 @@ from tests.integration.controller_manager.conftest import eventually
 from tests.integration.kubelet.conftest import start_kubelet  # noqa: F401 (the fixture)
 
 TRACKING = "batch.kubernetes.io/job-tracking"
-FAST = dict(controllers="job-controller,ttl-after-finished-controller,garbage-collector-controller",
-            job_sync_batch_period=0.05, job_pod_failure_backoff=0.2, job_pod_failure_backoff_max=1.0)
+FAST = {"controllers": "job-controller,ttl-after-finished-controller,garbage-collector-controller",
+        "job_sync_batch_period": 0.05, "job_pod_failure_backoff": 0.2, "job_pod_failure_backoff_max": 1.0}
 
 
 def job_manifest(name: str, node: str, script: str, **spec) -> dict:
