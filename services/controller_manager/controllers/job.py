@@ -401,7 +401,7 @@ class JobController(Controller):
             uid = uid_of(pod)
             if not ju.has_tracking_finalizer(pod) or uid in uncounted or uid in ctx.expected_rm_finalizers:
                 continue
-            if ju.is_indexed(ctx.job) and not ju.UNKNOWN_INDEX != ju.completion_index(pod) < total:
+            if ju.is_indexed(ctx.job) and not ju.has_valid_index(pod, total):
                 continue
             if keep(pod):
                 out.append(pod)
@@ -623,7 +623,7 @@ class JobController(Controller):
         index = ju.completion_index(pod)
         if (pod.get("status") or {}).get("phase") == "Succeeded" and uid not in ctx.uncounted_failed:
             if ju.is_indexed(ctx.job):
-                if ju.UNKNOWN_INDEX != index < total and not ju.intervals_has(ctx.prev_succeeded_indexes, index):
+                if ju.has_valid_index(pod, total) and not ju.intervals_has(ctx.prev_succeeded_indexes, index):
                     new_indexes.append(index)
                     return True
                 return False
@@ -634,7 +634,7 @@ class JobController(Controller):
         # once the Job is failing, every pod not yet finished counts as failed
         failing = ctx.finished_condition is not None and ctx.finished_condition["type"] != ju.SUCCESS_CRITERIA_MET
         if (failed or failing) and uid not in ctx.uncounted_failed \
-                and (not ju.is_indexed(ctx.job) or ju.UNKNOWN_INDEX != index < total):
+                and (not ju.is_indexed(ctx.job) or ju.has_valid_index(pod, total)):
             uncounted.setdefault("failed", []).append(uid)
             return True
         return False

@@ -299,6 +299,11 @@ def completion_index(pod: Mapping) -> int:
     return index if index >= 0 else UNKNOWN_INDEX
 
 
+def has_valid_index(pod: Mapping, total: int) -> bool:
+    """The pod's completion index is known and below completions."""
+    return 0 <= completion_index(pod) < total
+
+
 Intervals = list[tuple[int, int]]  # ordered, disjoint, not adjacent: [(first, last), ...]
 
 
@@ -357,7 +362,7 @@ def succeeded_indexes(job: Mapping, pods: Iterable[Mapping]) -> tuple[Intervals,
     previous = parse_intervals((job.get("status") or {}).get("completedIndexes"), total)
     new = [completion_index(p) for p in pods
            if (p.get("status") or {}).get("phase") == "Succeeded" and has_tracking_finalizer(p)
-           and UNKNOWN_INDEX != completion_index(p) < total]
+           and has_valid_index(p, total)]
     return previous, with_indexes(previous, new)
 
 
