@@ -19,6 +19,7 @@ kube-controller-manager's, e.g. `*,-nodelifecycle`):
 | pod-garbage-collector-controller | controllers/podgc.py | pods of vanished nodes, too many finished pods |
 | job-controller | controllers/job.py | pods per Job, finalizer-tracked counts, backoff, deadline, suspend |
 | ttl-after-finished-controller | controllers/ttlafterfinished.py | deletes finished Jobs after ttlSecondsAfterFinished |
+| cronjob-controller | controllers/cronjob.py | Jobs on a cron schedule, concurrency policy, history |
 
 Each controller is informers → event handlers that enqueue keys → a workqueue → `sync(key)`
 (base.py). With `--leader-elect` (default) they run only while this process holds the

@@ -30,6 +30,7 @@ class ControllerManagerConfig:
     concurrent_namespace_syncs: int = 10
     concurrent_job_syncs: int = 5
     concurrent_ttl_after_finished_syncs: int = 5
+    concurrent_cronjob_syncs: int = 5
     max_endpoints_per_slice: int = 100
     terminated_pod_gc_threshold: int = 12500
     # Job controller timings, constants in kube-controller-manager (configurable so tests run fast)

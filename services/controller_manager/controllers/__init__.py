@@ -42,6 +42,7 @@ SPECS: tuple[ControllerSpec, ...] = (
     ControllerSpec("job-controller", ("job",), "job:JobController", "concurrent_job_syncs"),
     ControllerSpec("ttl-after-finished-controller", ("ttl-after-finished",),
                    "ttlafterfinished:TTLAfterFinishedController", "concurrent_ttl_after_finished_syncs"),
+    ControllerSpec("cronjob-controller", ("cronjob",), "cronjob:CronJobController", "concurrent_cronjob_syncs"),
 )
 DISABLED_BY_DEFAULT: frozenset[str] = frozenset()
 
