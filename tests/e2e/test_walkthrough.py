@@ -196,6 +196,30 @@ def test_required_anti_affinity_keeps_one_replica_per_node(cluster: Cluster) -> 
     wait_for("no spread pod processes", lambda: not pod_processes("spread"), timeout=60)
 
 
+def test_a_job_runs_to_completion_and_a_cronjob_makes_jobs(cluster: Cluster) -> None:
+    cluster.kubectl("apply", "-f", str(EXAMPLES / "countdown-job.yaml"))
+    assert "condition met" in cluster.kubectl("wait", "--for=condition=complete", "job/countdown", "--timeout=60s",
+                                              timeout=70)
+    job = cluster.get_json("job", "countdown")
+    assert (job["status"]["succeeded"], job["status"].get("failed", 0)) == (3, 0)
+    assert [line.split()[:3] for line in cluster.kubectl("get", "jobs").splitlines()[1:]] == [
+        ["countdown", "Complete", "3/3"]]
+    pods = cluster.get_json("pods", "-l", "batch.kubernetes.io/job-name=countdown")["items"]
+    assert len(pods) == 3 and {p["status"]["phase"] for p in pods} == {"Succeeded"}
+    assert not any(p["metadata"].get("finalizers") for p in pods)  # counted, so the tracking finalizer is gone
+    assert cluster.kubectl("logs", "job/countdown").split() == ["3", "2", "1", "liftoff"]
+    # A CronJob's template, run by hand: the Job is the CronJob's, and its pod really runs.
+    cluster.kubectl("apply", "-f", str(EXAMPLES / "date-cronjob.yaml"))
+    cluster.kubectl("create", "job", "now", "--from=cronjob/date")
+    cluster.kubectl("wait", "--for=condition=complete", "job/now", "--timeout=60s", timeout=70)
+    assert "hello from a CronJob" in cluster.kubectl("logs", "job/now")
+    assert [o["kind"] for o in cluster.get_json("job", "now")["metadata"]["ownerReferences"]] == ["CronJob"]
+    cluster.kubectl("delete", "-f", str(EXAMPLES / "date-cronjob.yaml"), "-f", str(EXAMPLES / "countdown-job.yaml"))
+    wait_for("the CronJob's and countdown's jobs and pods collected",
+             lambda: not cluster.get_json("jobs")["items"] and not cluster.get_json("pods", "-l", "job-name")["items"],
+             timeout=60)
+
+
 def test_deleting_everything_leaves_no_pod_process(cluster: Cluster) -> None:
     cluster.kubectl("delete", "-f", str(EXAMPLES / "nginx-service.yaml"))
     cluster.kubectl("delete", "-f", str(EXAMPLES / "nginx-deployment.yaml"))
