@@ -61,6 +61,8 @@ SECRETS = ResourceRef("", "v1", "secrets", "Secret", True)
 SERVICEACCOUNTS = ResourceRef("", "v1", "serviceaccounts", "ServiceAccount", True)
 DEPLOYMENTS = ResourceRef("apps", "v1", "deployments", "Deployment", True)
 REPLICASETS = ResourceRef("apps", "v1", "replicasets", "ReplicaSet", True)
+DAEMONSETS = ResourceRef("apps", "v1", "daemonsets", "DaemonSet", True)
+CONTROLLERREVISIONS = ResourceRef("apps", "v1", "controllerrevisions", "ControllerRevision", True)
 ENDPOINTSLICES = ResourceRef("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", True)
 LEASES = ResourceRef("coordination.k8s.io", "v1", "leases", "Lease", True)
 PRIORITYCLASSES = ResourceRef("scheduling.k8s.io", "v1", "priorityclasses", "PriorityClass", False)
@@ -69,7 +71,7 @@ CRONJOBS = ResourceRef("batch", "v1", "cronjobs", "CronJob", True)
 
 ALL: tuple[ResourceRef, ...] = (
     NAMESPACES, NODES, PODS, SERVICES, ENDPOINTS, EVENTS, CONFIGMAPS, SECRETS, SERVICEACCOUNTS,
-    DEPLOYMENTS, REPLICASETS, JOBS, CRONJOBS, ENDPOINTSLICES, LEASES, PRIORITYCLASSES,
+    DEPLOYMENTS, REPLICASETS, DAEMONSETS, CONTROLLERREVISIONS, JOBS, CRONJOBS, ENDPOINTSLICES, LEASES, PRIORITYCLASSES,
 )
 
 _BY_KIND = {(r.api_version, r.kind): r for r in ALL}

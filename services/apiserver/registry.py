@@ -2,10 +2,10 @@
 
 Guarantees:
 - Every built-in resource (core/v1 namespaces, nodes, pods, services, endpoints, events, configmaps,
-  secrets, serviceaccounts; apps/v1 deployments, replicasets; batch/v1 jobs, cronjobs; discovery.k8s.io/v1
-  endpointslices;
-  coordination.k8s.io/v1 leases; scheduling.k8s.io/v1 priorityclasses) is described here with Kubernetes' names: group, version, kind,
-  plural, singular, short names, categories, subresources, scope.
+  secrets, serviceaccounts; apps/v1 deployments, replicasets, daemonsets, controllerrevisions;
+  batch/v1 jobs, cronjobs; discovery.k8s.io/v1 endpointslices; coordination.k8s.io/v1 leases;
+  scheduling.k8s.io/v1 priorityclasses) is described here with Kubernetes' names: group, version,
+  kind, plural, singular, short names, categories, subresources, scope.
 - `Resource` is pure data plus pure hooks: `default(obj)` fills in Kubernetes' defaults in place,
   `validate(obj, old)` returns `Cause`s (empty means valid) for the main resource and
   `validate_status(obj, old)` for `/status` writes, `field_labels(obj)` gives the values field
@@ -311,6 +311,9 @@ BUILTIN_RESOURCES: tuple[Resource, ...] = (
     Resource("apps", "v1", "ReplicaSet", "replicasets", "replicaset", True, ("rs",), ("all",),
              subresources=("status", "scale"), scale=_REPLICAS_SCALE,
              extra_field_labels=_replicaset_fields),
+    Resource("apps", "v1", "DaemonSet", "daemonsets", "daemonset", True, ("ds",), ("all",),
+             subresources=("status",)),
+    Resource("apps", "v1", "ControllerRevision", "controllerrevisions", "controllerrevision", True),
     Resource("batch", "v1", "Job", "jobs", "job", True, (), ("all",), subresources=("status",)),
     Resource("batch", "v1", "CronJob", "cronjobs", "cronjob", True, ("cj",), ("all",), subresources=("status",)),
     Resource("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", "endpointslice", True),

@@ -19,6 +19,8 @@ NAMES = [
     ("", "v1", "serviceaccounts", "ServiceAccount", True, ("sa",), False),
     ("apps", "v1", "deployments", "Deployment", True, ("deploy",), True),
     ("apps", "v1", "replicasets", "ReplicaSet", True, ("rs",), True),
+    ("apps", "v1", "daemonsets", "DaemonSet", True, ("ds",), True),
+    ("apps", "v1", "controllerrevisions", "ControllerRevision", True, (), False),
     ("batch", "v1", "jobs", "Job", True, (), True),
     ("batch", "v1", "cronjobs", "CronJob", True, ("cj",), True),
     ("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", True, (), False),
