@@ -389,6 +389,39 @@ TYPES: dict[str, tuple[str, dict[str, F], tuple]] = {
         "succeeded": ("[]string", "succeeded holds UIDs of succeeded Pods."),
         "failed": ("[]string", "failed holds UIDs of failed Pods."),
     }),
+    APPS + "DaemonSet": _kind("DaemonSet represents the configuration of a daemon set.",
+                              APPS + "DaemonSetSpec", APPS + "DaemonSetStatus"),
+    APPS + "DaemonSetSpec": _t("DaemonSetSpec is the specification of a daemon set.", {
+        "selector": (META + "LabelSelector", "A label query over pods that are managed by the daemon set. Must match in order to be controlled. It must match the pod template's labels."),
+        "template": (CORE + "PodTemplateSpec", "An object that describes the pod that will be created. The DaemonSet will create exactly one copy of this pod on every node that matches the template's node selector (or on every node if no node selector is specified). The only allowed template.spec.restartPolicy value is \"Always\"."),
+        "updateStrategy": (APPS + "DaemonSetUpdateStrategy", "An update strategy to replace existing DaemonSet pods with new pods."),
+        "minReadySeconds": ("integer", "The minimum number of seconds for which a newly created DaemonSet pod should be ready without any of its container crashing, for it to be considered available. Defaults to 0 (pod will be considered available as soon as it is ready)."),
+        "revisionHistoryLimit": ("integer", "The number of old history to retain to allow rollback. Defaults to 10."),
+    }, ("selector", "template")),
+    APPS + "DaemonSetUpdateStrategy": _t("DaemonSetUpdateStrategy is a struct used to control the update strategy for a DaemonSet.", {
+        "type": ("string", "Type of daemon set update. Can be \"RollingUpdate\" or \"OnDelete\". Default is RollingUpdate."),
+        "rollingUpdate": (APPS + "RollingUpdateDaemonSet", "Rolling update config params. Present only if type = \"RollingUpdate\"."),
+    }),
+    APPS + "RollingUpdateDaemonSet": _t("Spec to control the desired behavior of daemon set rolling update.", {
+        "maxUnavailable": (INT_OR_STRING, "The maximum number of DaemonSet pods that can be unavailable during the update. Value can be an absolute number (ex: 5) or a percentage of total number of DaemonSet pods at the start of the update (ex: 10%). Default value is 1."),
+        "maxSurge": (INT_OR_STRING, "The maximum number of nodes with an existing available DaemonSet pod that can have an updated DaemonSet pod during during an update. Default value is 0."),
+    }),
+    APPS + "DaemonSetStatus": _t("DaemonSetStatus represents the current status of a daemon set.", {
+        "currentNumberScheduled": ("integer", "The number of nodes that are running at least 1 daemon pod and are supposed to run the daemon pod."),
+        "numberMisscheduled": ("integer", "The number of nodes that are running the daemon pod, but are not supposed to run the daemon pod."),
+        "desiredNumberScheduled": ("integer", "The total number of nodes that should be running the daemon pod (including nodes correctly running the daemon pod)."),
+        "numberReady": ("integer", "numberReady is the number of nodes that should be running the daemon pod and have one or more of the daemon pod running with a Ready Condition."),
+        "observedGeneration": ("integer", "The most recent generation observed by the daemon set controller."),
+        "updatedNumberScheduled": ("integer", "The total number of nodes that are running updated daemon pod"),
+        "numberAvailable": ("integer", "The number of nodes that should be running the daemon pod and have one or more of the daemon pod running and available (ready for at least spec.minReadySeconds)"),
+        "numberUnavailable": ("integer", "The number of nodes that should be running the daemon pod and have none of the daemon pod running and available (ready for at least spec.minReadySeconds)"),
+        "collisionCount": ("integer", "Count of hash collisions for the DaemonSet. The DaemonSet controller uses this field as a collision-avoidance mechanism when it needs to create the name for the newest ControllerRevision."),
+        "conditions": ("[]any", "Represents the latest available observations of a DaemonSet's current state."),
+    }, ("currentNumberScheduled", "numberMisscheduled", "desiredNumberScheduled", "numberReady")),
+    APPS + "ControllerRevision": _kind("ControllerRevision implements an immutable snapshot of state data. Clients are responsible for serializing and deserializing the objects that contain their internal state. Once a ControllerRevision has been successfully created, it can not be updated.",
+                                       None, None,
+                                       data=("any", "Data is the serialized representation of the state."),
+                                       revision=("integer", "Revision indicates the revision of the state represented by Data.")),
     CORE + "Service": _kind("Service is a named abstraction of software service (for example, mysql) consisting of local port (for example 3306) that the proxy listens on, and the selector that determines which pods will answer requests sent through the proxy.",
                             CORE + "ServiceSpec", "any"),
     CORE + "ServiceSpec": _t("ServiceSpec describes the attributes that a user creates on a service.", {
@@ -540,6 +573,7 @@ _ENUMS: dict[tuple[str, str], tuple[str, ...]] = {
     (CORE + "PodStatus", "qosClass"): ("BestEffort", "Burstable", "Guaranteed"),
     (CORE + "NamespaceStatus", "phase"): ("Active", "Terminating"),
     (APPS + "DeploymentStrategy", "type"): ("Recreate", "RollingUpdate"),
+    (APPS + "DaemonSetUpdateStrategy", "type"): ("OnDelete", "RollingUpdate"),
     (BATCH + "JobSpec", "completionMode"): ("Indexed", "NonIndexed"),
     (BATCH + "JobSpec", "podReplacementPolicy"): ("Failed", "TerminatingOrFailed"),
     (BATCH + "CronJobSpec", "concurrencyPolicy"): ("Allow", "Forbid", "Replace"),
@@ -548,7 +582,8 @@ _ENUMS: dict[tuple[str, str], tuple[str, ...]] = {
 
 # Status written by other components (kubelet, controllers) may carry fields newer than this table;
 # a full object read back and sent again (kubectl edit/replace) must not fail strict validation.
-_OPEN_TYPES = {CORE + "PodStatus", APPS + "DeploymentStatus", APPS + "ReplicaSetStatus", BATCH + "JobStatus",
+_OPEN_TYPES = {CORE + "PodStatus", APPS + "DeploymentStatus", APPS + "ReplicaSetStatus", APPS + "DaemonSetStatus",
+               BATCH + "JobStatus",
                BATCH + "CronJobStatus", CORE + "NamespaceStatus"}
 
 _SCHEMA_PREFIX = {"": CORE, "apps": APPS, "batch": BATCH, "discovery.k8s.io": DISCOVERY, "coordination.k8s.io": COORD,
@@ -804,7 +839,8 @@ def _walk(value: Any, typ: str, path: str, out: list[str]) -> None:
 # the Go type named in a decode error.
 _INT64_FIELDS = frozenset({"terminationGracePeriodSeconds", "activeDeadlineSeconds", "tolerationSeconds",
                            "deletionGracePeriodSeconds", "generation", "observedGeneration", "runAsUser",
-                           "runAsGroup", "fsGroup", "expirationSeconds", "sizeBytes"})
+                           "runAsGroup", "fsGroup", "expirationSeconds", "sizeBytes", "revision",
+                           "startingDeadlineSeconds"})
 _JSON_KINDS = {dict: "object", list: "array", str: "string", bool: "bool", int: "number", float: "number"}
 
 
