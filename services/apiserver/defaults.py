@@ -10,7 +10,8 @@ Guarantees:
   /dev/termination-log, terminationMessagePolicy File, port protocol TCP, probe timings),
   pod templates inside deployments/replicasets/jobs the same way, deployments (replicas 1,
   RollingUpdate 25%/25%, revisionHistoryLimit 10, progressDeadlineSeconds 600), replicasets
-  (replicas 1), jobs (completions and parallelism 1, backoffLimit 6, completionMode NonIndexed,
+  (replicas 1), daemonsets (RollingUpdate, maxUnavailable 1, maxSurge 0, revisionHistoryLimit 10),
+  jobs (completions and parallelism 1, backoffLimit 6, completionMode NonIndexed,
   suspend false, podReplacementPolicy TerminatingOrFailed), cronjobs (concurrencyPolicy Allow,
   suspend false, history limits 3/1), services (type ClusterIP, sessionAffinity None, port protocol TCP,
   targetPort = port, internalTrafficPolicy Cluster, ipFamilyPolicy SingleStack, ipFamilies IPv4,
@@ -167,6 +168,24 @@ def _default_deployment(obj: Obj) -> None:
                 _setdefault(rolling, "maxSurge", "25%")
     _setdefault(spec, "revisionHistoryLimit", 10)
     _setdefault(spec, "progressDeadlineSeconds", 600)
+    _default_template(obj)
+
+
+def _default_daemonset(obj: Obj) -> None:
+    """SetDefaults_DaemonSet: RollingUpdate with maxUnavailable 1 and maxSurge 0, 10 revisions kept."""
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        return
+    strategy = spec.setdefault("updateStrategy", {})
+    if isinstance(strategy, dict):
+        if not strategy.get("type"):
+            strategy["type"] = "RollingUpdate"
+        if strategy["type"] == "RollingUpdate":
+            rolling = strategy.setdefault("rollingUpdate", {})
+            if isinstance(rolling, dict):
+                _setdefault(rolling, "maxUnavailable", 1)
+                _setdefault(rolling, "maxSurge", 0)
+    _setdefault(spec, "revisionHistoryLimit", 10)
     _default_template(obj)
 
 
@@ -333,6 +352,7 @@ _DEFAULTERS = {
     ("", "Pod"): _default_pod,
     ("apps", "Deployment"): _default_deployment,
     ("apps", "ReplicaSet"): _default_replicaset,
+    ("apps", "DaemonSet"): _default_daemonset,
     ("batch", "Job"): _default_job,
     ("batch", "CronJob"): _default_cronjob,
     ("", "Service"): _default_service,
@@ -408,8 +428,8 @@ def prepare_for_create(resource: Any, obj: Obj) -> Obj:
     kind = (resource.group, resource.kind)
     if kind == ("", "Pod"):
         obj["status"] = {"phase": "Pending", "qosClass": pod_qos_class(obj)}
-    elif kind in (("apps", "Deployment"), ("apps", "ReplicaSet"), ("batch", "Job"), ("batch", "CronJob"),
-                  ("", "Service")):
+    elif kind in (("apps", "Deployment"), ("apps", "ReplicaSet"), ("apps", "DaemonSet"), ("batch", "Job"),
+                  ("batch", "CronJob"), ("", "Service")):
         obj["status"] = {"loadBalancer": {}} if kind == ("", "Service") else {}
     if kind == ("batch", "Job"):
         generate_job_selector(obj)

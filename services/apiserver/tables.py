@@ -5,7 +5,8 @@ Guarantees:
   `Accept: application/json;as=Table;v=v1;g=meta.k8s.io`. Columns and cells follow kube-apiserver's
   printers (pkg/printers/internalversion): pods NAME READY STATUS RESTARTS AGE (+ IP, NODE,
   NOMINATED NODE, READINESS GATES at priority 1, shown by `-o wide`), nodes, deployments,
-  replicasets, jobs (NAME STATUS COMPLETIONS DURATION AGE), cronjobs (NAME SCHEDULE TIMEZONE
+  replicasets, daemonsets (NAME DESIRED CURRENT READY UP-TO-DATE AVAILABLE NODE SELECTOR AGE),
+  controllerrevisions (NAME CONTROLLER REVISION AGE), jobs (NAME STATUS COMPLETIONS DURATION AGE), cronjobs (NAME SCHEDULE TIMEZONE
   SUSPEND ACTIVE LAST SCHEDULE AGE), services, namespaces, events, endpoints,
   endpointslices, configmaps, secrets, serviceaccounts, leases, priorityclasses; NAME/AGE for anything else. All columns are always filled, as the
   server does; kubectl hides those with priority > 0 unless asked for wide output.
@@ -337,6 +338,31 @@ REPLICASET_COLUMNS: list[Column] = [
 ]
 
 
+DAEMONSET_COLUMNS: list[Column] = [
+    NAME,
+    ("Desired", "integer", 0, "", "The total number of nodes that should be running the daemon pod (including "
+                                  "nodes correctly running the daemon pod)."),
+    ("Current", "integer", 0, "", "The number of nodes that are running at least 1 daemon pod and are supposed to "
+                                  "run the daemon pod."),
+    ("Ready", "integer", 0, "", "numberReady is the number of nodes that should be running the daemon pod and have "
+                                "one or more of the daemon pod running with a Ready Condition."),
+    ("Up-to-date", "integer", 0, "", "The total number of nodes that are running updated daemon pod"),
+    ("Available", "integer", 0, "", "The number of nodes that should be running the daemon pod and have one or more "
+                                    "of the daemon pod running and available (ready for at least "
+                                    "spec.minReadySeconds)"),
+    ("Node Selector", "string", 0, "", "NodeSelector is a selector which must be true for the pod to fit on a node. "
+                                       "Selector which must match a node's labels for the pod to be scheduled on "
+                                       "that node."),
+    AGE,
+    *_WIDE_TEMPLATE,
+]
+CONTROLLERREVISION_COLUMNS: list[Column] = [
+    NAME,
+    ("Controller", "string", 0, "", "Controller of the object"),
+    ("Revision", "integer", 0, "", "Revision indicates the revision of the state represented by Data."),
+    AGE,
+]
+
 JOB_COLUMNS: list[Column] = [
     NAME,
     ("Status", "string", 0, "", "Status of the job."),
@@ -429,6 +455,25 @@ def _cronjob_cells(cronjob: Obj, now: datetime) -> list:
             "<unset>" if suspend is None else ("True" if suspend else "False"), len(status.get("active") or []),
             translate_timestamp_since(last, now) if last else "<none>", _age(cronjob, now),
             *_template_cells(spec.get("jobTemplate") or {})]
+
+
+def _daemonset_cells(obj: Obj, now: datetime) -> list:
+    status = _get(obj, "status", default={})
+    return [_name(obj), status.get("desiredNumberScheduled", 0), status.get("currentNumberScheduled", 0),
+            status.get("numberReady", 0), status.get("updatedNumberScheduled", 0), status.get("numberAvailable", 0),
+            format_labels(_get(obj, "spec", "template", "spec", "nodeSelector")), _age(obj, now),
+            *_template_cells(obj)]
+
+
+def _controllerrevision_cells(obj: Obj, now: datetime) -> list:
+    """CONTROLLER is `<kind>.<group>/<name>` of the controller ownerReference (formatResourceName)."""
+    owner = next((r for r in _get(obj, "metadata", "ownerReferences", default=[]) if r.get("controller")), None)
+    controller = "<none>"
+    if owner is not None:
+        group = owner.get("apiVersion", "").rpartition("/")[0]
+        kind = f"{owner.get('kind', '')}.{group}" if group else owner.get("kind", "")
+        controller = f"{kind.lower()}/{owner.get('name', '')}"
+    return [_name(obj), controller, obj.get("revision", 0), _age(obj, now)]
 
 
 def _replicaset_cells(obj: Obj, now: datetime) -> list:
@@ -614,6 +659,8 @@ _PRINTERS: dict[str, tuple[list[Column], Callable[[Obj, datetime], list]]] = {
     "nodes": (NODE_COLUMNS, _node_cells),
     "deployments": (DEPLOYMENT_COLUMNS, _deployment_cells),
     "replicasets": (REPLICASET_COLUMNS, _replicaset_cells),
+    "daemonsets": (DAEMONSET_COLUMNS, _daemonset_cells),
+    "controllerrevisions": (CONTROLLERREVISION_COLUMNS, _controllerrevision_cells),
     "jobs": (JOB_COLUMNS, _job_cells),
     "cronjobs": (CRONJOB_COLUMNS, _cronjob_cells),
     "services": (SERVICE_COLUMNS, _service_cells),

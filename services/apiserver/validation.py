@@ -9,7 +9,8 @@ Guarantees:
 - Covered: object names (DNS-1123 subdomain, DNS-1123 label for namespaces, DNS-1035 label for
   services), generateName, labels and annotations, pod specs (containers, names, images, ports,
   env, resources quantities and requests <= limits, probes, volumes, policies, tolerations),
-  deployment/replicaset selectors matching template labels, strategies, jobs (generated selector
+  deployment/replicaset/daemonset selectors matching template labels, strategies (a daemonset's
+  rolling update: exactly one of maxUnavailable and maxSurge non-zero), controllerrevisions, jobs (generated selector
   and labels, counts, restartPolicy OnFailure/Never, completionMode), cronjobs (schedule, timeZone,
   concurrencyPolicy, the job template), services (ports,
   types, clusterIP, externalName), configmap/secret keys, immutability on update (pod spec apart
@@ -889,6 +890,55 @@ def _without_scheduling_directives(template: Obj) -> Obj:
     return {**template, "metadata": meta, "spec": pod_spec}
 
 
+# ---- daemonsets and controllerrevisions ---------------------------------------------------------
+
+
+def _validate_daemonset(obj: Obj, old: Obj | None) -> list[Cause]:
+    """ValidateDaemonSetSpec (+ the immutable selector of ValidateDaemonSetUpdate)."""
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        return [required("spec")]
+    causes = _validate_selector_and_template(spec, "daemonset", template_required=True)
+    if _dig(spec, "template", "spec", "activeDeadlineSeconds") is not None:
+        causes.append(invalid("spec.template.spec.activeDeadlineSeconds",
+                              _dig(spec, "template", "spec", "activeDeadlineSeconds"),
+                              "activeDeadlineSeconds in DaemonSet is not Supported"))
+    causes += _non_negative("spec.minReadySeconds", spec.get("minReadySeconds"))
+    causes += _non_negative("spec.revisionHistoryLimit", spec.get("revisionHistoryLimit"))
+    strategy = spec.get("updateStrategy")
+    if isinstance(strategy, dict):
+        causes += _enum("spec.updateStrategy.type", strategy.get("type"), ("OnDelete", "RollingUpdate"),
+                        required_=True)
+        rolling = strategy.get("rollingUpdate")
+        if strategy.get("type") == "RollingUpdate" and isinstance(rolling, dict):
+            causes += _rolling_update_daemonset(rolling)
+    causes += _selector_immutable(obj, old)
+    return causes
+
+
+def _rolling_update_daemonset(rolling: Obj) -> list[Cause]:
+    """ValidateRollingUpdateDaemonSet: ints or percents up to 100%, exactly one of them non-zero."""
+    path = "spec.updateStrategy.rollingUpdate"
+    unavailable_causes, unavailable_zero = _percent_or_int(f"{path}.maxUnavailable", rolling.get("maxUnavailable", 0))
+    surge_causes, surge_zero = _percent_or_int(f"{path}.maxSurge", rolling.get("maxSurge", 0))
+    causes = unavailable_causes + surge_causes
+    if causes:
+        return causes
+    if not unavailable_zero and not surge_zero:
+        causes.append(invalid(f"{path}.maxSurge", rolling.get("maxSurge"), "may not be set when maxUnavailable is non-zero"))
+    elif unavailable_zero and surge_zero:
+        causes.append(required(f"{path}.maxUnavailable", "cannot be 0 when maxSurge is 0"))
+    return causes
+
+
+def _validate_controller_revision(obj: Obj, old: Obj | None) -> list[Cause]:
+    """ValidateControllerRevision(Update): revision not negative, data fixed once written."""
+    causes = _non_negative("revision", obj.get("revision"))
+    if old is not None and semantic(obj.get("data")) != semantic(old.get("data")):
+        causes.append(_invalid_raw("data", "runtime.RawExtension{...}", "field is immutable"))
+    return causes
+
+
 def _selector_immutable(obj: Obj, old: Obj | None) -> list[Cause]:
     if old is None:
         return []
@@ -1206,6 +1256,14 @@ def _validate_replicaset_status(obj: Obj, old: Obj | None) -> list[Cause]:
     return causes + _validate_conditions(status.get("conditions"), "status.conditions")
 
 
+def _validate_daemonset_status(obj: Obj, old: Obj | None) -> list[Cause]:
+    """ValidateDaemonSetStatusUpdate: every count not negative."""
+    status = obj.get("status") or {}
+    return _replica_counts(status, ("currentNumberScheduled", "numberMisscheduled", "desiredNumberScheduled",
+                                    "numberReady", "observedGeneration", "updatedNumberScheduled", "numberAvailable",
+                                    "numberUnavailable", "collisionCount"))
+
+
 def _validate_job_status(obj: Obj, old: Obj | None) -> list[Cause]:
     """validateJobStatus: counts not negative; uncounted pod uids not empty and not repeated."""
     status = obj.get("status") or {}
@@ -1241,6 +1299,7 @@ _STATUS_VALIDATORS = {
     ("", "Pod"): _validate_pod_status,
     ("apps", "Deployment"): _validate_deployment_status,
     ("apps", "ReplicaSet"): _validate_replicaset_status,
+    ("apps", "DaemonSet"): _validate_daemonset_status,
     ("batch", "Job"): _validate_job_status,
     ("", "Node"): _validate_node_status,
     ("", "Namespace"): lambda obj, old: _enum("status.phase", (obj.get("status") or {}).get("phase"),
@@ -1265,6 +1324,8 @@ _VALIDATORS = {
     ("", "Pod"): _validate_pod,
     ("apps", "Deployment"): _validate_deployment,
     ("apps", "ReplicaSet"): _validate_replicaset,
+    ("apps", "DaemonSet"): _validate_daemonset,
+    ("apps", "ControllerRevision"): _validate_controller_revision,
     ("batch", "Job"): _validate_job,
     ("batch", "CronJob"): _validate_cronjob,
     ("", "Service"): _validate_service,
