@@ -337,3 +337,19 @@ def test_cronjobs_create_get_and_job_from_cronjob(kubectl: Kubectl) -> None:
     assert job["metadata"]["annotations"]["cronjob.kubernetes.io/instantiate"] == "manual"
     assert [(o["kind"], o["name"]) for o in job["metadata"]["ownerReferences"]] == [("CronJob", "tick")]
     assert job["spec"]["template"]["spec"]["containers"][0]["command"] == ["echo", "tock"]
+
+
+def test_daemonsets_apply_get_and_validation(kubectl: Kubectl) -> None:
+    manifest = (Path(__file__).resolve().parents[3] / "examples" / "node-agent-daemonset.yaml").read_text()
+    assert "daemonset.apps/node-agent created" in kubectl.out("apply", "-f", "-", stdin=manifest)
+    assert "daemonset.apps/node-agent unchanged" in kubectl.out("apply", "-f", "-", stdin=manifest)
+    table = [line.split() for line in kubectl.out("get", "ds").strip().split("\n")]
+    assert table[0] == ["NAME", "DESIRED", "CURRENT", "READY", "UP-TO-DATE", "AVAILABLE", "NODE", "SELECTOR", "AGE"]
+    assert table[1][:7] == ["node-agent", "0", "0", "0", "0", "0", "kubernetes.io/os=linux"]
+    strategy = kubectl.json("get", "daemonset", "node-agent")["spec"]["updateStrategy"]
+    assert strategy == {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}}
+    both = kubectl.run("patch", "ds", "node-agent", "--type=merge", "-p",
+                       '{"spec":{"updateStrategy":{"rollingUpdate":{"maxSurge":1}}}}', check=False)
+    assert 'The DaemonSet "node-agent" is invalid: spec.updateStrategy.rollingUpdate.maxSurge: Invalid value: 1: ' \
+           'may not be set when maxUnavailable is non-zero' in both.stderr
+    assert kubectl.json("get", "ds", "node-agent")["spec"]["updateStrategy"]["rollingUpdate"]["maxSurge"] == 0
