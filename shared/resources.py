@@ -65,13 +65,15 @@ DAEMONSETS = ResourceRef("apps", "v1", "daemonsets", "DaemonSet", True)
 CONTROLLERREVISIONS = ResourceRef("apps", "v1", "controllerrevisions", "ControllerRevision", True)
 ENDPOINTSLICES = ResourceRef("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", True)
 LEASES = ResourceRef("coordination.k8s.io", "v1", "leases", "Lease", True)
+PODDISRUPTIONBUDGETS = ResourceRef("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", True)
 PRIORITYCLASSES = ResourceRef("scheduling.k8s.io", "v1", "priorityclasses", "PriorityClass", False)
 JOBS = ResourceRef("batch", "v1", "jobs", "Job", True)
 CRONJOBS = ResourceRef("batch", "v1", "cronjobs", "CronJob", True)
 
 ALL: tuple[ResourceRef, ...] = (
     NAMESPACES, NODES, PODS, SERVICES, ENDPOINTS, EVENTS, CONFIGMAPS, SECRETS, SERVICEACCOUNTS,
-    DEPLOYMENTS, REPLICASETS, DAEMONSETS, CONTROLLERREVISIONS, JOBS, CRONJOBS, ENDPOINTSLICES, LEASES, PRIORITYCLASSES,
+    DEPLOYMENTS, REPLICASETS, DAEMONSETS, CONTROLLERREVISIONS, JOBS, CRONJOBS, ENDPOINTSLICES, LEASES,
+    PODDISRUPTIONBUDGETS, PRIORITYCLASSES,
 )
 
 _BY_KIND = {(r.api_version, r.kind): r for r in ALL}

@@ -429,7 +429,7 @@ def prepare_for_create(resource: Any, obj: Obj) -> Obj:
     if kind == ("", "Pod"):
         obj["status"] = {"phase": "Pending", "qosClass": pod_qos_class(obj)}
     elif kind in (("apps", "Deployment"), ("apps", "ReplicaSet"), ("apps", "DaemonSet"), ("batch", "Job"),
-                  ("batch", "CronJob"), ("", "Service")):
+                  ("batch", "CronJob"), ("policy", "PodDisruptionBudget"), ("", "Service")):
         obj["status"] = {"loadBalancer": {}} if kind == ("", "Service") else {}
     if kind == ("batch", "Job"):
         generate_job_selector(obj)

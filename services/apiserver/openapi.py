@@ -36,6 +36,7 @@ BATCH = "io.k8s.api.batch.v1."
 DISCOVERY = "io.k8s.api.discovery.v1."
 COORD = "io.k8s.api.coordination.v1."
 SCHEDULING = "io.k8s.api.scheduling.v1."
+POLICY = "io.k8s.api.policy.v1."
 INT_OR_STRING = "io.k8s.apimachinery.pkg.util.intstr.IntOrString"
 QUANTITY = "io.k8s.apimachinery.pkg.api.resource.Quantity"
 TIME = META + "Time"
@@ -422,6 +423,23 @@ TYPES: dict[str, tuple[str, dict[str, F], tuple]] = {
                                        None, None,
                                        data=("any", "Data is the serialized representation of the state."),
                                        revision=("integer", "Revision indicates the revision of the state represented by Data.")),
+    POLICY + "PodDisruptionBudget": _kind("PodDisruptionBudget is an object to define the max disruption that can be caused to a collection of pods",
+                                          POLICY + "PodDisruptionBudgetSpec", POLICY + "PodDisruptionBudgetStatus"),
+    POLICY + "PodDisruptionBudgetSpec": _t("PodDisruptionBudgetSpec is a description of a PodDisruptionBudget.", {
+        "minAvailable": (INT_OR_STRING, "An eviction is allowed if at least \"minAvailable\" pods selected by \"selector\" will still be available after the eviction, i.e. even in the absence of the evicted pod.  So for example you can prevent all voluntary evictions by specifying \"100%\"."),
+        "selector": (META + "LabelSelector", "Label query over pods whose evictions are managed by the disruption budget. A null selector will match no pods, while an empty ({}) selector will select all pods within the namespace."),
+        "maxUnavailable": (INT_OR_STRING, "An eviction is allowed if at most \"maxUnavailable\" pods selected by \"selector\" are unavailable after the eviction, i.e. even in absence of the evicted pod. For example, one can prevent all voluntary evictions by specifying 0. This is a mutually exclusive setting with \"minAvailable\"."),
+        "unhealthyPodEvictionPolicy": ("string", "UnhealthyPodEvictionPolicy defines the criteria for when unhealthy pods should be considered for eviction. Valid policies are IfHealthyBudget and AlwaysAllow. If no policy is specified, the default behavior will be used, which corresponds to the IfHealthyBudget policy."),
+    }),
+    POLICY + "PodDisruptionBudgetStatus": _t("PodDisruptionBudgetStatus represents information about the status of a PodDisruptionBudget. Status may trail the actual state of a system.", {
+        "observedGeneration": ("integer", "Most recent generation observed when updating this PDB status."),
+        "disruptedPods": ("map[" + TIME + "]", "DisruptedPods contains information about pods whose eviction was processed by the API server eviction subresource handler but has not yet been observed by the PodDisruptionBudget controller."),
+        "disruptionsAllowed": ("integer", "Number of pod disruptions that are currently allowed."),
+        "currentHealthy": ("integer", "current number of healthy pods"),
+        "desiredHealthy": ("integer", "minimum desired number of healthy pods"),
+        "expectedPods": ("integer", "total number of pods counted by this disruption budget"),
+        "conditions": ("[]any", "Conditions contain conditions for PDB. The disruption controller sets the DisruptionAllowed condition."),
+    }, ("disruptionsAllowed", "currentHealthy", "desiredHealthy", "expectedPods")),
     CORE + "Service": _kind("Service is a named abstraction of software service (for example, mysql) consisting of local port (for example 3306) that the proxy listens on, and the selector that determines which pods will answer requests sent through the proxy.",
                             CORE + "ServiceSpec", "any"),
     CORE + "ServiceSpec": _t("ServiceSpec describes the attributes that a user creates on a service.", {
@@ -578,16 +596,17 @@ _ENUMS: dict[tuple[str, str], tuple[str, ...]] = {
     (BATCH + "JobSpec", "podReplacementPolicy"): ("Failed", "TerminatingOrFailed"),
     (BATCH + "CronJobSpec", "concurrencyPolicy"): ("Allow", "Forbid", "Replace"),
     (SCHEDULING + "PriorityClass", "preemptionPolicy"): ("Never", "PreemptLowerPriority"),
+    (POLICY + "PodDisruptionBudgetSpec", "unhealthyPodEvictionPolicy"): ("AlwaysAllow", "IfHealthyBudget"),
 }
 
 # Status written by other components (kubelet, controllers) may carry fields newer than this table;
 # a full object read back and sent again (kubectl edit/replace) must not fail strict validation.
 _OPEN_TYPES = {CORE + "PodStatus", APPS + "DeploymentStatus", APPS + "ReplicaSetStatus", APPS + "DaemonSetStatus",
                BATCH + "JobStatus",
-               BATCH + "CronJobStatus", CORE + "NamespaceStatus"}
+               BATCH + "CronJobStatus", POLICY + "PodDisruptionBudgetStatus", CORE + "NamespaceStatus"}
 
 _SCHEMA_PREFIX = {"": CORE, "apps": APPS, "batch": BATCH, "discovery.k8s.io": DISCOVERY, "coordination.k8s.io": COORD,
-                  "scheduling.k8s.io": SCHEDULING}
+                  "scheduling.k8s.io": SCHEDULING, "policy": POLICY}
 
 
 def schema_name(resource: Resource) -> str:

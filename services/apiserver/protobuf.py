@@ -1,10 +1,12 @@
 """Kubernetes' protobuf wire format, decoded into the JSON shapes, for the kinds kubectl sends so.
 
-`kubectl create namespace|configmap|secret|serviceaccount|service|deployment|job|cronjob` send their object as
+`kubectl create namespace|configmap|secret|serviceaccount|service|deployment|job|cronjob|pdb` send their
+object as
 `application/vnd.kubernetes.protobuf` (the `k8s\\x00` magic, then a `runtime.Unknown` envelope
 with typeMeta and the raw message). Guarantees: `decode(data)` returns the object as a dict, the way
 Go's JSON encoding of it would read (empty strings, false and zero non-pointer fields omitted),
-for Namespace, ConfigMap, Secret, ServiceAccount, Service, Deployment, ReplicaSet, Job, CronJob, Pod and
+for Namespace, ConfigMap, Secret, ServiceAccount, Service, Deployment, ReplicaSet, Job, CronJob,
+PodDisruptionBudget, Pod and
 SelfSubjectAccessReview (`kubectl auth can-i`); fields
 this table does not model are dropped. Anything malformed or of another kind raises `ProtobufError`.
 Field numbers are those of k8s.io/api's generated.proto.
@@ -82,6 +84,9 @@ MESSAGES: dict[str, dict[int, Field]] = {
                     6: ("successfulJobsHistoryLimit", "p", False), 7: ("failedJobsHistoryLimit", "p", False),
                     8: _S("timeZone")},
     "JobTemplateSpec": {1: ("metadata", "ObjectMeta", False), 2: ("spec", "JobSpec", False)},
+    "PodDisruptionBudget": {1: ("metadata", "ObjectMeta", False), 2: ("spec", "PodDisruptionBudgetSpec", False)},
+    "PodDisruptionBudgetSpec": {1: ("minAvailable", "ios", False), 2: ("selector", "LabelSelector", False),
+                                3: ("maxUnavailable", "ios", False), 4: _S("unhealthyPodEvictionPolicy")},
     "LabelSelector": {1: ("matchLabels", "map", False), 2: ("matchExpressions", "LabelSelectorRequirement", True)},
     "LabelSelectorRequirement": {1: _S("key"), 2: _S("operator"), 3: _REP_S("values")},
     "PodTemplateSpec": {1: ("metadata", "ObjectMeta", False), 2: ("spec", "PodSpec", False)},
@@ -113,7 +118,7 @@ MESSAGES: dict[str, dict[int, Field]] = {
     "NonResourceAttributes": {1: _S("path"), 2: _S("verb")},
 }
 KINDS = ("Namespace", "ConfigMap", "Secret", "ServiceAccount", "Service", "Deployment", "ReplicaSet", "Job", "CronJob",
-         "Pod",
+         "PodDisruptionBudget", "Pod",
          "SelfSubjectAccessReview")
 
 

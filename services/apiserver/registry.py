@@ -4,7 +4,7 @@ Guarantees:
 - Every built-in resource (core/v1 namespaces, nodes, pods, services, endpoints, events, configmaps,
   secrets, serviceaccounts; apps/v1 deployments, replicasets, daemonsets, controllerrevisions;
   batch/v1 jobs, cronjobs; discovery.k8s.io/v1 endpointslices; coordination.k8s.io/v1 leases;
-  scheduling.k8s.io/v1 priorityclasses) is described here with Kubernetes' names: group, version,
+  policy/v1 poddisruptionbudgets; scheduling.k8s.io/v1 priorityclasses) is described here with Kubernetes' names: group, version,
   kind, plural, singular, short names, categories, subresources, scope.
 - `Resource` is pure data plus pure hooks: `default(obj)` fills in Kubernetes' defaults in place,
   `validate(obj, old)` returns `Cause`s (empty means valid) for the main resource and
@@ -319,6 +319,8 @@ BUILTIN_RESOURCES: tuple[Resource, ...] = (
     Resource("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", "endpointslice", True),
     Resource("coordination.k8s.io", "v1", "Lease", "leases", "lease", True,
              allow_create_on_update=True),
+    Resource("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", "poddisruptionbudget", True, ("pdb",),
+             subresources=("status",)),
     Resource("scheduling.k8s.io", "v1", "PriorityClass", "priorityclasses", "priorityclass", False, ("pc",)),
 )
 

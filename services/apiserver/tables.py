@@ -8,7 +8,7 @@ Guarantees:
   replicasets, daemonsets (NAME DESIRED CURRENT READY UP-TO-DATE AVAILABLE NODE SELECTOR AGE),
   controllerrevisions (NAME CONTROLLER REVISION AGE), jobs (NAME STATUS COMPLETIONS DURATION AGE), cronjobs (NAME SCHEDULE TIMEZONE
   SUSPEND ACTIVE LAST SCHEDULE AGE), services, namespaces, events, endpoints,
-  endpointslices, configmaps, secrets, serviceaccounts, leases, priorityclasses; NAME/AGE for anything else. All columns are always filled, as the
+  endpointslices, configmaps, secrets, serviceaccounts, leases, poddisruptionbudgets, priorityclasses; NAME/AGE for anything else. All columns are always filled, as the
   server does; kubectl hides those with priority > 0 unless asked for wide output.
 - A pod's STATUS is computed as kubectl's printer computes it (CrashLoopBackOff, Completed, Error,
   ErrImagePull, ContainerCreating, Terminating, Init:N/M, Init:<reason>, NotReady, ...).
@@ -647,6 +647,15 @@ PRIORITYCLASS_COLUMNS: list[Column] = [
                                          "as the default priority for pods that do not have any priority class."),
     AGE, ("PreemptionPolicy", "string", 0, "", "preemptionPolicy is the Policy for preempting pods with lower "
                                                "priority.")]
+PDB_COLUMNS: list[Column] = [
+    NAME,
+    ("Min Available", "string", 0, "", "The minimum number of pods that must be available simultaneously.  This can be "
+                                       "either an integer or a string specifying a percentage, e.g. \"28%\"."),
+    ("Max Unavailable", "string", 0, "", "The maximum number of pods that may be unavailable simultaneously.  This can "
+                                         "be either an integer or a string specifying a percentage, e.g. \"28%\"."),
+    ("Allowed Disruptions", "integer", 0, "", "Calculated number of pods that may be disrupted at this time."),
+    AGE,
+]
 DEFAULT_COLUMNS: list[Column] = [NAME, AGE]
 
 
@@ -674,6 +683,10 @@ _PRINTERS: dict[str, tuple[list[Column], Callable[[Obj, datetime], list]]] = {
                         lambda o, now: [_name(o), str(len(o.get("secrets") or [])), _age(o, now)]),
     "leases": (LEASE_COLUMNS,
                lambda o, now: [_name(o), _get(o, "spec", "holderIdentity", default="<none>"), _age(o, now)]),
+    "poddisruptionbudgets": (PDB_COLUMNS,
+                             lambda o, now: [_name(o), str(_get(o, "spec", "minAvailable", default="N/A")),
+                                             str(_get(o, "spec", "maxUnavailable", default="N/A")),
+                                             _get(o, "status", "disruptionsAllowed", default=0), _age(o, now)]),
     "priorityclasses": (PRIORITYCLASS_COLUMNS,
                         lambda o, now: [_name(o), _get(o, "value", default=0), bool(o.get("globalDefault")),
                                         _age(o, now), _get(o, "preemptionPolicy", default="")]),
@@ -681,7 +694,8 @@ _PRINTERS: dict[str, tuple[list[Column], Callable[[Obj, datetime], list]]] = {
 
 
 def _printer(resource: Resource) -> tuple[list[Column], Callable[[Obj, datetime], list]]:
-    if resource.group in ("", "apps", "batch", "discovery.k8s.io", "coordination.k8s.io", "scheduling.k8s.io") \
+    if resource.group in ("", "apps", "batch", "policy", "discovery.k8s.io", "coordination.k8s.io",
+                          "scheduling.k8s.io") \
             and resource.plural in _PRINTERS:
         return _PRINTERS[resource.plural]
     return DEFAULT_COLUMNS, lambda o, now: [_name(o), _age(o, now)]

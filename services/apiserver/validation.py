@@ -10,7 +10,8 @@ Guarantees:
   services), generateName, labels and annotations, pod specs (containers, names, images, ports,
   env, resources quantities and requests <= limits, probes, volumes, policies, tolerations),
   deployment/replicaset/daemonset selectors matching template labels, strategies (a daemonset's
-  rolling update: exactly one of maxUnavailable and maxSurge non-zero), controllerrevisions, jobs (generated selector
+  rolling update: exactly one of maxUnavailable and maxSurge non-zero), controllerrevisions,
+  poddisruptionbudgets (one of minAvailable/maxUnavailable), jobs (generated selector
   and labels, counts, restartPolicy OnFailure/Never, completionMode), cronjobs (schedule, timeZone,
   concurrencyPolicy, the job template), services (ports,
   types, clusterIP, externalName), configmap/secret keys, immutability on update (pod spec apart
@@ -939,6 +940,40 @@ def _validate_controller_revision(obj: Obj, old: Obj | None) -> list[Cause]:
     return causes
 
 
+# ---- poddisruptionbudgets ------------------------------------------------------------------------
+
+
+def _validate_pdb(obj: Obj, old: Obj | None) -> list[Cause]:
+    """ValidatePodDisruptionBudgetSpec: at most one of minAvailable/maxUnavailable, each a
+    non-negative int or a percent up to 100%; a valid selector; a known unhealthyPodEvictionPolicy."""
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        return []
+    causes: list[Cause] = []
+    if spec.get("minAvailable") is not None and spec.get("maxUnavailable") is not None:
+        causes.append(_invalid_raw("spec", "policy.PodDisruptionBudgetSpec{...}",
+                                   "minAvailable and maxUnavailable cannot be both set"))
+    for field in ("minAvailable", "maxUnavailable"):
+        if spec.get(field) is not None:
+            causes += _percent_or_int(f"spec.{field}", spec[field])[0]
+    selector = spec.get("selector")
+    if isinstance(selector, dict):
+        causes += validate_labels(selector.get("matchLabels"), "spec.selector.matchLabels")
+        try:
+            selector_from_label_selector(selector)
+        except SelectorError as err:
+            causes.append(invalid("spec.selector", "", str(err)))
+    causes += _enum("spec.unhealthyPodEvictionPolicy", spec.get("unhealthyPodEvictionPolicy"),
+                    ("AlwaysAllow", "IfHealthyBudget"))
+    return causes
+
+
+def _validate_pdb_status(obj: Obj, old: Obj | None) -> list[Cause]:
+    status = obj.get("status") or {}
+    causes = _replica_counts(status, ("disruptionsAllowed", "currentHealthy", "desiredHealthy", "expectedPods"))
+    return causes + _validate_conditions(status.get("conditions"), "status.conditions")
+
+
 def _selector_immutable(obj: Obj, old: Obj | None) -> list[Cause]:
     if old is None:
         return []
@@ -1300,6 +1335,7 @@ _STATUS_VALIDATORS = {
     ("apps", "Deployment"): _validate_deployment_status,
     ("apps", "ReplicaSet"): _validate_replicaset_status,
     ("apps", "DaemonSet"): _validate_daemonset_status,
+    ("policy", "PodDisruptionBudget"): _validate_pdb_status,
     ("batch", "Job"): _validate_job_status,
     ("", "Node"): _validate_node_status,
     ("", "Namespace"): lambda obj, old: _enum("status.phase", (obj.get("status") or {}).get("phase"),
@@ -1338,6 +1374,7 @@ _VALIDATORS = {
     ("discovery.k8s.io", "EndpointSlice"): _validate_endpointslice,
     ("coordination.k8s.io", "Lease"): _validate_lease,
     ("scheduling.k8s.io", "PriorityClass"): _validate_priority_class,
+    ("policy", "PodDisruptionBudget"): _validate_pdb,
 }
 
 

@@ -19,7 +19,7 @@ from services.apiserver.registry import REGISTRY
 def test_root_lists_every_group_version() -> None:
     root = openapi_v3_root(REGISTRY)
     assert set(root["paths"]) == {"api/v1", "apis/apps/v1", "apis/batch/v1", "apis/discovery.k8s.io/v1",
-                                  "apis/coordination.k8s.io/v1", "apis/scheduling.k8s.io/v1"}
+                                  "apis/coordination.k8s.io/v1", "apis/policy/v1", "apis/scheduling.k8s.io/v1"}
     assert root["paths"]["api/v1"]["serverRelativeURL"].startswith("/openapi/v3/api/v1?hash=")
 
 
@@ -71,7 +71,7 @@ def test_pod_spec_schema_is_modeled() -> None:
     assert spec["properties"]["containers"]["items"] == {"$ref": "#/components/schemas/io.k8s.api.core.v1.Container"}
     assert spec["required"] == ["containers"]
     assert spec["properties"]["affinity"]["x-kubernetes-preserve-unknown-fields"] is True
-    assert openapi_v3_document(REGISTRY, "policy", "v1") is None
+    assert openapi_v3_document(REGISTRY, "storage.k8s.io", "v1") is None
 
 
 POD = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "x", "labels": {"any-key": "v"}},

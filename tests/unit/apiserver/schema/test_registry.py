@@ -25,6 +25,7 @@ NAMES = [
     ("batch", "v1", "cronjobs", "CronJob", True, ("cj",), True),
     ("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", True, (), False),
     ("coordination.k8s.io", "v1", "leases", "Lease", True, (), False),
+    ("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", True, ("pdb",), False),
     ("scheduling.k8s.io", "v1", "priorityclasses", "PriorityClass", False, ("pc",), False),
 ]
 
