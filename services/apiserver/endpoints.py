@@ -16,7 +16,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from services.apiserver import codec, compat, errors, openapi_v2
+from services.apiserver import codec, compat, errors, eviction, openapi_v2
 from services.apiserver.auth import UserInfo
 from services.apiserver.handlers import RETURN_DELETED, Api, now_rfc3339
 from services.apiserver.registry import Resource
@@ -433,7 +433,7 @@ def _set_condition(pod: Obj, type_: str, status: str) -> None:
 async def _eviction(request: web.Request, api: Api, info: RequestInfo) -> web.Response:
     body = codec.decode_object(await codec.read_body(request), codec.media_type(request))
     options = body.get("deleteOptions") if isinstance(body.get("deleteOptions"), dict) else {}
-    await api.delete(RequestInfo("delete", info.resource, info.namespace, info.name), options)
+    await eviction.evict(api, info.resource, info.namespace or "", info.name or "", options)
     return codec.respond(request, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
                                    "code": 201}, 201)
 

@@ -166,6 +166,13 @@ def timeout(message: str = "request did not complete within requested timeout - 
     return ApiStatusError(504, "Timeout", f"Timeout: {message}", {})
 
 
+def too_many_requests(message: str, retry_after: int = 0) -> ApiStatusError:
+    """NewTooManyRequests: 429, with details.retryAfterSeconds and a Retry-After header when > 0."""
+    details: dict[str, Any] = {"retryAfterSeconds": retry_after} if retry_after else {}
+    headers = {"Retry-After": str(retry_after)} if retry_after else None
+    return ApiStatusError(429, "TooManyRequests", message, details, headers=headers)
+
+
 def internal(message: str) -> ApiStatusError:
     return ApiStatusError(500, "InternalError", f"Internal error occurred: {message}",
                           {"causes": [{"message": message}]})

@@ -207,6 +207,61 @@ async def test_eviction_deletes_the_pod(raw: Raw) -> None:
     assert (await raw.get(f"{PODS}/a"))[0] == 404
 
 
+PDBS = "/apis/policy/v1/namespaces/default/poddisruptionbudgets"
+EVICTION = {"apiVersion": "policy/v1", "kind": "Eviction"}
+
+
+async def _running_ready(raw: Raw, name: str) -> None:
+    await raw.post(PODS, pod(name, labels={"app": "web"}))
+    code, current = await raw.get(f"{PODS}/{name}")
+    current["status"] = {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}
+    assert (await raw.put(f"{PODS}/{name}/status", current))[0] == 200
+
+
+async def test_eviction_spends_the_pod_disruption_budget(raw: Raw) -> None:
+    for name in ("a", "b", "c"):
+        await _running_ready(raw, name)
+    budget = {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": "web"},
+              "spec": {"minAvailable": 2, "selector": {"matchLabels": {"app": "web"}}}}
+    assert (await raw.post(PDBS, budget))[0] == 201
+    # Not yet processed by the disruption controller (observedGeneration 0 < generation 1): 429.
+    code, status = await raw.post(f"{PODS}/a/eviction", {**EVICTION, "metadata": {"name": "a"}})
+    assert code == 429 and status["reason"] == "TooManyRequests"
+    assert status["message"] == "Cannot evict pod as it would violate the pod's disruption budget."
+    assert status["details"]["causes"] == [{"reason": "DisruptionBudget", "message": "The disruption budget web is "
+                                            "still being processed by the server."}]
+    # What the controller would write: 3 healthy, 2 wanted, 1 disruption allowed.
+    code, current = await raw.get(f"{PDBS}/web")
+    current["status"] = {"observedGeneration": 1, "currentHealthy": 3, "desiredHealthy": 2, "expectedPods": 3,
+                         "disruptionsAllowed": 1}
+    assert (await raw.put(f"{PDBS}/web/status", current))[0] == 200
+    code, _ = await raw.post(f"{PODS}/a/eviction", {**EVICTION, "metadata": {"name": "a"}})
+    assert code == 201
+    assert (await raw.get(f"{PODS}/a"))[0] == 404
+    code, spent = await raw.get(f"{PDBS}/web")
+    assert spent["status"]["disruptionsAllowed"] == 0 and list(spent["status"]["disruptedPods"]) == ["a"]
+    assert [(c["type"], c["status"], c["reason"]) for c in spent["status"]["conditions"]] == [
+        ("DisruptionAllowed", "False", "InsufficientPods")]
+    code, status = await raw.post(f"{PODS}/b/eviction", {**EVICTION, "metadata": {"name": "b"}})
+    assert code == 429
+    assert status["details"]["causes"][0]["message"] == "The disruption budget web needs 2 healthy pods and has 3 " \
+                                                        "currently"
+    assert (await raw.get(f"{PODS}/b"))[0] == 200  # nothing happened to it
+    # A second budget over the same pods: the eviction subresource refuses to choose.
+    assert (await raw.post(PDBS, {**budget, "metadata": {"name": "web2"}}))[0] == 201
+    code, status = await raw.post(f"{PODS}/c/eviction", {**EVICTION, "metadata": {"name": "c"}})
+    assert code == 500 and status["message"].endswith(
+        "This pod has more than one PodDisruptionBudget, which the eviction subresource does not support.")
+
+
+async def test_eviction_of_a_pending_pod_ignores_budgets(raw: Raw) -> None:
+    await raw.post(PODS, pod("p", labels={"app": "web"}))
+    budget = {"metadata": {"name": "all"}, "spec": {"maxUnavailable": 0, "selector": {}}}
+    assert (await raw.post(PDBS, budget))[0] == 201
+    code, _ = await raw.post(f"{PODS}/p/eviction", {**EVICTION, "metadata": {"name": "p"}})
+    assert code == 201
+
+
 async def test_update_of_leases_may_create(raw: Raw) -> None:
     lease = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": {"name": "n1"},
              "spec": {"holderIdentity": "n1", "leaseDurationSeconds": 40}}
