@@ -353,3 +353,20 @@ def test_daemonsets_apply_get_and_validation(kubectl: Kubectl) -> None:
     assert 'The DaemonSet "node-agent" is invalid: spec.updateStrategy.rollingUpdate.maxSurge: Invalid value: 1: ' \
            'may not be set when maxUnavailable is non-zero' in both.stderr
     assert kubectl.json("get", "ds", "node-agent")["spec"]["updateStrategy"]["rollingUpdate"]["maxSurge"] == 0
+
+
+def test_pod_disruption_budgets_create_and_get(kubectl: Kubectl) -> None:
+    # `kubectl create pdb` sends a protobuf body with an IntOrString.
+    assert kubectl.out("create", "pdb", "web", "--selector=app=web", "--min-available=50%").strip() == \
+        "poddisruptionbudget.policy/web created"
+    assert kubectl.json("get", "pdb", "web")["spec"] == {"minAvailable": "50%",
+                                                         "selector": {"matchLabels": {"app": "web"}}}
+    table = [line.split() for line in kubectl.out("get", "pdb").strip().split("\n")]
+    assert table[0] == ["NAME", "MIN", "AVAILABLE", "MAX", "UNAVAILABLE", "ALLOWED", "DISRUPTIONS", "AGE"]
+    assert table[1][:4] == ["web", "50%", "N/A", "0"]
+    both = kubectl.run("create", "pdb", "both", "--selector=app=web", "--min-available=1", "--max-unavailable=1",
+                       check=False)
+    assert both.returncode != 0  # kubectl itself refuses both; the API server would too
+    bad = kubectl.run("patch", "pdb", "web", "--type=merge", "-p", '{"spec":{"maxUnavailable":1}}', check=False)
+    assert 'spec: Invalid value: policy.PodDisruptionBudgetSpec{...}: minAvailable and maxUnavailable cannot be ' \
+           'both set' in bad.stderr
