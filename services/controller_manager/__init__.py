@@ -20,6 +20,7 @@ kube-controller-manager's, e.g. `*,-nodelifecycle`):
 | job-controller | controllers/job.py | pods per Job, finalizer-tracked counts, backoff, deadline, suspend |
 | ttl-after-finished-controller | controllers/ttlafterfinished.py | deletes finished Jobs after ttlSecondsAfterFinished |
 | cronjob-controller | controllers/cronjob.py | Jobs on a cron schedule, concurrency policy, history |
+| daemonset-controller | controllers/daemonset.py | one pod per eligible node, revisions, rolling update, status |
 
 Each controller is informers → event handlers that enqueue keys → a workqueue → `sync(key)`
 (base.py). With `--leader-elect` (default) they run only while this process holds the

@@ -50,8 +50,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
              help="prefix length of each node's pod CIDR")
     for opt in ("concurrent_deployment_syncs", "concurrent_replicaset_syncs", "concurrent_service_endpoint_syncs",
                 "concurrent_gc_syncs", "concurrent_namespace_syncs", "concurrent_job_syncs",
-                "concurrent_ttl_after_finished_syncs", "concurrent_cronjob_syncs", "max_endpoints_per_slice",
-                "terminated_pod_gc_threshold"):
+                "concurrent_ttl_after_finished_syncs", "concurrent_cronjob_syncs", "concurrent_daemonset_syncs",
+                "max_endpoints_per_slice", "terminated_pod_gc_threshold"):
         add_flag(p, "--" + opt.replace("_", "-"), env="KUBEMU_" + opt.upper(), default=getattr(d, opt), type=int,
                  help=opt.replace("_", " "))
     add_flag(p, "--job-sync-batch-period", env="KUBEMU_JOB_SYNC_BATCH_PERIOD", default=d.job_sync_batch_period,

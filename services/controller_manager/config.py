@@ -31,6 +31,7 @@ class ControllerManagerConfig:
     concurrent_job_syncs: int = 5
     concurrent_ttl_after_finished_syncs: int = 5
     concurrent_cronjob_syncs: int = 5
+    concurrent_daemonset_syncs: int = 2
     max_endpoints_per_slice: int = 100
     terminated_pod_gc_threshold: int = 12500
     # Job controller timings, constants in kube-controller-manager (configurable so tests run fast)

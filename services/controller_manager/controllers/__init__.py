@@ -43,6 +43,7 @@ SPECS: tuple[ControllerSpec, ...] = (
     ControllerSpec("ttl-after-finished-controller", ("ttl-after-finished",),
                    "ttlafterfinished:TTLAfterFinishedController", "concurrent_ttl_after_finished_syncs"),
     ControllerSpec("cronjob-controller", ("cronjob",), "cronjob:CronJobController", "concurrent_cronjob_syncs"),
+    ControllerSpec("daemonset-controller", ("daemonset",), "daemonset:DaemonSetController", "concurrent_daemonset_syncs"),
 )
 DISABLED_BY_DEFAULT: frozenset[str] = frozenset()
 

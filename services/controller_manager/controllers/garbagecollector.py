@@ -28,7 +28,9 @@ from shared.controller import run_workers
 from shared.logging import get_logger
 from shared.resources import (
     CONFIGMAPS,
+    CONTROLLERREVISIONS,
     CRONJOBS,
+    DAEMONSETS,
     DEPLOYMENTS,
     ENDPOINTS,
     ENDPOINTSLICES,
@@ -49,8 +51,8 @@ from services.controller_manager.objects import is_being_deleted, meta, unwrap_t
 
 log = get_logger()
 
-GC_RESOURCES = (PODS, REPLICASETS, DEPLOYMENTS, JOBS, CRONJOBS, SERVICES, ENDPOINTS, ENDPOINTSLICES, CONFIGMAPS,
-                SECRETS, SERVICEACCOUNTS, NODES, LEASES)
+GC_RESOURCES = (PODS, REPLICASETS, DEPLOYMENTS, DAEMONSETS, CONTROLLERREVISIONS, JOBS, CRONJOBS, SERVICES, ENDPOINTS,
+                ENDPOINTSLICES, CONFIGMAPS, SECRETS, SERVICEACCOUNTS, NODES, LEASES)
 FOREGROUND = "foregroundDeletion"
 ORPHAN_QUEUE = "garbage_collector_attempt_to_orphan"
 ORPHAN = "orphan"
