@@ -335,7 +335,8 @@ class DaemonSetController(Controller):
                 to_delete += [name_of(p) for p in pods if not (p.get("spec") or {}).get("nodeName")]
         await self._sync_nodes(ds, to_delete, needing, hash_)
 
-    def _pods_should_be_on_node(self, ds: dict, node: dict, by_node: dict[str, list[dict]]) -> tuple[list[str], list[str]]:
+    def _pods_should_be_on_node(self, ds: dict, node: dict,
+                                by_node: dict[str, list[dict]]) -> tuple[list[str], list[str]]:
         """podsShouldBeOnNode (without surge): (nodes needing a pod, names of pods to delete)."""
         should_run, should_continue = du.node_should_run(node, ds)
         node_name = name_of(node)
@@ -353,8 +354,9 @@ class DaemonSetController(Controller):
                 if self._failed_pod_may_go(ds, pod, node_name):
                     to_delete.append(name_of(pod))
             elif phase == "Succeeded":
-                self.recorder.event(ds, "Normal", "SucceededDaemonPod", f"Found succeeded daemon pod "
-                                    f"{meta(pod)['namespace']}/{name_of(pod)} on node {node_name}, will try to delete it")
+                self.recorder.event(ds, "Normal", "SucceededDaemonPod",
+                                    f"Found succeeded daemon pod {meta(pod)['namespace']}/{name_of(pod)} "
+                                    f"on node {node_name}, will try to delete it")
                 to_delete.append(name_of(pod))
             else:
                 running.append(pod)
@@ -468,9 +470,9 @@ class DaemonSetController(Controller):
         template = _spec(ds).get("template") or {}
         hash_ = compute_hash(template, (ds.get("status") or {}).get("collisionCount"))
         name = f"{name_of(ds)}-{hash_}"
+        labels = {**((template.get("metadata") or {}).get("labels") or {}), du.HASH_LABEL: hash_}
         history = {"apiVersion": "apps/v1", "kind": "ControllerRevision",
-                   "metadata": {"name": name, "namespace": meta(ds)["namespace"],
-                                "labels": {**((template.get("metadata") or {}).get("labels") or {}), du.HASH_LABEL: hash_},
+                   "metadata": {"name": name, "namespace": meta(ds)["namespace"], "labels": labels,
                                 "ownerReferences": [new_controller_ref(ds, api_version=API_VERSION, kind=KIND)]},
                    "data": du.get_patch(ds), "revision": revision}
         if meta(ds).get("annotations"):

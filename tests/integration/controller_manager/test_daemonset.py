@@ -5,11 +5,13 @@ to their nodes only by the required `matchFields metadata.name` affinity the con
 the scheduler binds them. One pod per eligible node; a tainted node gets none until the template
 tolerates the taint; a template change makes revision 2 and replaces every pod (one at a time);
 a node labelled out of the nodeSelector loses its pod; deleting the DaemonSet collects its pods
-and ControllerRevisions.
+and ControllerRevisions. The real kubectl reads the revisions (rollout status, history) and rolls
+back to one (rollout undo applies its data).
 """
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 
@@ -20,6 +22,7 @@ from shared.resources import CONTROLLERREVISIONS, DAEMONSETS, EVENTS, NODES, POD
 from tests.conftest import free_port
 from tests.fixtures.apiserver import REPO
 from tests.integration.controller_manager.conftest import eventually
+from tests.integration.controller_manager.test_kubectl_rollout import kubectl
 
 NS = "default"
 CONTROLLERS = "daemonset-controller,garbage-collector-controller"
@@ -45,7 +48,8 @@ def daemonset(image: str = "agent:1") -> dict:
 
 
 def is_ready(pod: dict) -> bool:
-    return any(c["type"] == "Ready" and c["status"] == "True" for c in (pod.get("status") or {}).get("conditions") or [])
+    conditions = (pod.get("status") or {}).get("conditions") or []
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
 
 
 async def pods_by_node(api) -> dict[str, list[dict]]:
@@ -57,7 +61,8 @@ async def pods_by_node(api) -> dict[str, list[dict]]:
 
 
 def pinned_to(pod: dict) -> list[str]:
-    terms = pod["spec"]["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
+    required = pod["spec"]["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+    terms = required["nodeSelectorTerms"]
     return [f["values"][0] for t in terms for f in t.get("matchFields") or [] if f["key"] == "metadata.name"]
 
 
@@ -135,3 +140,42 @@ async def test_daemonset_pods_follow_nodes_taints_and_template(api_client, contr
         return not await pods_by_node(api_client) and not await revisions(api_client)
 
     await eventually(collected, timeout=30, what="pods and revisions collected")
+
+
+MANIFEST = """
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: agent}
+spec:
+  selector:
+    matchLabels: {app: agent}
+  template:
+    metadata:
+      labels: {app: agent}
+    spec:
+      nodeSelector: {role: agent}
+      containers:
+      - {name: agent, image: "agent:1"}
+"""
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl not installed")
+async def test_kubectl_rollout_history_and_undo(apiserver, api_client, controller_manager, nodes, scheduler):
+    await nodes(["node-1", "node-2"], ready_delay=0.05, bind=False)
+    for name in ("node-1", "node-2"):
+        await api_client.patch(NODES, name, {"metadata": {"labels": {"role": "agent"}}})
+    await controller_manager(controllers=CONTROLLERS)
+    await kubectl(apiserver, "apply", "-f", "-", stdin=MANIFEST)
+    out = await kubectl(apiserver, "rollout", "status", "daemonset/agent", "--timeout=60s")
+    assert 'daemon set "agent" successfully rolled out' in out
+    await kubectl(apiserver, "set", "image", "daemonset/agent", "agent=agent:2")
+    await kubectl(apiserver, "rollout", "status", "daemonset/agent", "--timeout=60s")
+    history = await kubectl(apiserver, "rollout", "history", "daemonset/agent")
+    assert [line.split()[0] for line in history.splitlines()[2:] if line.strip()] == ["1", "2"]
+    detail = await kubectl(apiserver, "rollout", "history", "daemonset/agent", "--revision=1")
+    assert "agent:1" in detail
+
+    await kubectl(apiserver, "rollout", "undo", "daemonset/agent")
+    await eventually(lambda: settled(api_client, ["node-1", "node-2"], image="agent:1", generation=3),
+                     timeout=40, what="agent:1 back on both nodes")
+    assert sorted(await revisions(api_client)) == [2, 3]  # revision 1 is renumbered 3
