@@ -24,7 +24,7 @@ from shared.events import EventRecorder
 from shared.informer import SharedInformerFactory
 from shared.leaderelection import LeaderElectionConfig, LeaderElector, default_identity
 from shared.logging import get_logger
-from shared.resources import NODES, PODS
+from shared.resources import NODES, PODDISRUPTIONBUDGETS, PODS
 from shared.service import add_health_routes, background
 from services.scheduler.algorithm import Algorithm
 from services.scheduler.cache import SchedulerCache
@@ -101,6 +101,10 @@ def create_app(config: SchedulerConfig, *, client: Any) -> web.Application:
 async def _run(state: SchedulerState, client: Any) -> None:
     factory = SharedInformerFactory(client)
     pods, nodes = factory.informer(PODS), factory.informer(NODES)
+    budgets = factory.informer(PODDISRUPTIONBUDGETS)  # for preemption, as kube-scheduler's PDB lister
+    for plugin in state.scheduler.framework.post_filter_plugins:
+        if isinstance(plugin, DefaultPreemption):
+            plugin.pdb_lister = budgets.lister.list
     h = state.handlers
     nodes.add_event_handler(on_add=h.on_node_add, on_update=h.on_node_update, on_delete=h.on_node_delete)
     pods.add_event_handler(on_add=h.on_pod_add, on_update=h.on_pod_update, on_delete=h.on_pod_delete)

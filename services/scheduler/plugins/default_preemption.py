@@ -14,11 +14,16 @@ Guarantees:
   filters (run as the scheduling cycle runs them, counting the pods of equal or higher priority
   nominated to the node, so room reserved for them is not given away) the node is no candidate
   (with the filter's reason, or "No preemption victims found for incoming pod" when there was
-  nothing to remove). Otherwise the removed pods are added back, most important first (higher
-  priority, then earlier start), each kept if the pod still fits: the rest are the victims. As
+  nothing to remove). Otherwise the removed pods are added back, each kept if the pod still fits:
+  first those whose eviction would violate a PodDisruptionBudget (their budget's
+  status.disruptionsAllowed, spent pod by pod, would go below 0; a pod already in the budget's
+  disruptedPods spends nothing), then the others, each group most important first (higher
+  priority, then earlier start). Those not kept are the victims; the violating ones among them are
+  counted. As
   kube-scheduler, from a random offset, at most max(10 % of the potential nodes, 100) candidates
   are collected.
-- The node chosen has the lowest highest-victim priority, then the lowest sum of victim
+- The node chosen has the fewest PodDisruptionBudget violations, then the lowest highest-victim
+  priority, then the lowest sum of victim
   priorities, then the fewest victims, then the latest start of its highest-priority victims,
   then comes first.
 - On success the result nominates that node and the status is Success; the API calls run as a
@@ -36,7 +41,7 @@ The scheduler records the nomination in its nominator as soon as the cycle fails
 API update returns), so the room being freed is reserved for the preemptor from the next cycle on:
 a pod of lower priority is filtered as if the preemptor already ran there.
 
-Simplifications (kube-scheduler does these and kubemu does not): no PodDisruptionBudgets; no
+Simplifications (kube-scheduler does these and kubemu does not): no
 async preemption (SchedulerAsyncPreemption), no extenders, no preemption metrics. A pod that has
 not started is ordered by its creationTimestamp where kube-scheduler takes "now".
 """
@@ -51,6 +56,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from shared.client.errors import NotFound
+from shared.informer.selectors import Selector, from_label_selector
 from shared.logging import get_logger
 from shared.resources import PODS
 from services.scheduler.framework import (
@@ -86,6 +92,7 @@ class Candidate:
 
     node_name: str
     victims: list[PodInfo]
+    num_pdb_violations: int = 0
 
 
 def _parse_time(value: str | None) -> datetime | None:
@@ -120,13 +127,43 @@ def terminating_by_preemption(pod: dict) -> bool:
     return False
 
 
+def filter_pods_with_pdb_violation(pods: list[PodInfo], pdbs: list[dict]) -> tuple[list[PodInfo], list[PodInfo]]:
+    """(violating, non-violating), in the given order: a pod violates when a budget in its namespace
+    that selects it (a nil or empty selector selects nothing here) has no disruption left once the
+    pods before it have spent theirs; a pod the budget already lists in disruptedPods spends none."""
+    allowed = [(pdb.get("status") or {}).get("disruptionsAllowed", 0) for pdb in pdbs]
+    selectors: list[Selector | None] = []
+    for pdb in pdbs:
+        try:
+            selector = from_label_selector((pdb.get("spec") or {}).get("selector"))
+        except ValueError:
+            selector = None  # an invalid selector matches no pod
+        selectors.append(None if selector is None or selector.empty() else selector)
+    violating, non_violating = [], []
+    for pod in pods:
+        meta = pod.pod.get("metadata") or {}
+        labels, violated = meta.get("labels") or {}, False
+        for i, pdb in enumerate(pdbs):
+            selector = selectors[i]
+            if not labels or selector is None or (pdb.get("metadata") or {}).get("namespace") != meta.get("namespace"):
+                continue
+            disrupted = (pdb.get("status") or {}).get("disruptedPods") or {}
+            if not selector.matches(labels) or meta.get("name") in disrupted:
+                continue
+            allowed[i] -= 1
+            violated = violated or allowed[i] < 0
+        (violating if violated else non_violating).append(pod)
+    return violating, non_violating
+
+
 def pick_one_node_for_preemption(candidates: list[Candidate]) -> Candidate | None:
-    """kube-scheduler's pickOneNodeForPreemption without its PDB criterion."""
+    """kube-scheduler's pickOneNodeForPreemption."""
     def earliest_top_start(c: Candidate) -> float:
         top = c.victims[0].priority
         return -min(start_time(v) for v in c.victims if v.priority == top).timestamp()
 
     criteria: list[Callable[[Candidate], Any]] = [
+        lambda c: c.num_pdb_violations,
         lambda c: c.victims[0].priority,
         lambda c: sum(v.priority + _PRIORITY_OFFSET for v in c.victims),
         lambda c: len(c.victims),
@@ -153,6 +190,7 @@ class DefaultPreemption(PostFilterPlugin):
         self.spawn: Spawn = spawn or self._spawn
         self._rng = rng or random.Random()
         self._tasks: set[asyncio.Task] = set()
+        self.pdb_lister: Callable[[], list[dict]] = list  # the PodDisruptionBudgets informer's, set by the app
 
     # PostFilter ------------------------------------------------------------------------------
 
@@ -214,15 +252,16 @@ class DefaultPreemption(PostFilterPlugin):
             return candidates, statuses, error
         count = len(potential)
         wanted = min(max(count * MIN_CANDIDATE_NODES_PERCENTAGE // 100, MIN_CANDIDATE_NODES_ABSOLUTE), count)
+        pdbs = self.pdb_lister()
         offset = self._rng.randrange(count)
         for i in range(count):
             node = potential[(offset + i) % count]
             if not any(p.priority < pod.priority for p in node.pods.values()):
                 statuses[node.name] = Status(Code.UNSCHEDULABLE_AND_UNRESOLVABLE, MSG_NO_VICTIMS)
                 continue  # nothing to evict: no copy, no dry run
-            victims, status = self.select_victims_on_node(state.clone(), pod, node.clone())
+            victims, violations, status = self.select_victims_on_node(state.clone(), pod, node.clone(), pdbs)
             if status is None and victims:
-                candidates.append(Candidate(node.name, victims))
+                candidates.append(Candidate(node.name, victims, violations))
                 if len(candidates) >= wanted:
                     break
                 continue
@@ -233,23 +272,27 @@ class DefaultPreemption(PostFilterPlugin):
             statuses[node.name] = status
         return candidates, statuses, error
 
-    def select_victims_on_node(self, state: CycleState, pod: PodInfo,
-                               node: NodeInfo) -> tuple[list[PodInfo], Status | None]:
-        """The fewest pods to evict from `node` (a copy, changed here) for `pod` to fit, most important first."""
+    def select_victims_on_node(self, state: CycleState, pod: PodInfo, node: NodeInfo,
+                               pdbs: list[dict] = ()) -> tuple[list[PodInfo], int, Status | None]:
+        """The fewest pods to evict from `node` (a copy, changed here) for `pod` to fit, most
+        important first, and how many of them violate a PodDisruptionBudget."""
         potential = [p for p in node.pods.values() if p.priority < pod.priority]
         if not potential:
-            return [], Status(Code.UNSCHEDULABLE_AND_UNRESOLVABLE, MSG_NO_VICTIMS)
+            return [], 0, Status(Code.UNSCHEDULABLE_AND_UNRESOLVABLE, MSG_NO_VICTIMS)
         for victim in potential:
             node.remove_pod(victim.key)
         if (status := self._filter(state, pod, node)) is not None:
-            return [], status
-        victims = []
-        for candidate in sorted(potential, key=importance):
-            node.add_pod(candidate)
-            if self._filter(state, pod, node) is not None:
-                node.remove_pod(candidate.key)
-                victims.append(candidate)
-        return victims, None
+            return [], 0, status
+        violating, non_violating = filter_pods_with_pdb_violation(sorted(potential, key=importance), list(pdbs))
+        victims, violations = [], 0
+        for group, violates in ((violating, True), (non_violating, False)):
+            for candidate in group:
+                node.add_pod(candidate)
+                if self._filter(state, pod, node) is not None:
+                    node.remove_pod(candidate.key)
+                    victims.append(candidate)
+                    violations += violates
+        return sorted(victims, key=importance), violations, None
 
     def _filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:
         if self.framework is None:

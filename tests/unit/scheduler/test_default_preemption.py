@@ -14,7 +14,11 @@ from services.scheduler.app import build_scheduler
 from services.scheduler.config import SchedulerConfig
 from services.scheduler.framework import Code, CycleState, FitError, NodeInfo, PodInfo, Status
 from services.scheduler.plugins import DefaultPreemption, default_framework
-from services.scheduler.plugins.default_preemption import Candidate, pick_one_node_for_preemption
+from services.scheduler.plugins.default_preemption import (
+    Candidate,
+    filter_pods_with_pdb_violation,
+    pick_one_node_for_preemption,
+)
 from services.scheduler.nominator import PodNominator
 from services.scheduler.queue import ACTIVE, BACKOFF
 
@@ -109,13 +113,20 @@ async def preempt(framework, plugin: DefaultPreemption, pod: PodInfo, nodes: lis
     return result, status
 
 
-def select_victims(pod: PodInfo, node: NodeInfo, nominated: tuple[dict, ...] = ()) -> tuple[list[str], Status | None]:
+def select_victims(pod: PodInfo, node: NodeInfo, nominated: tuple[dict, ...] = (),
+                   pdbs: tuple[dict, ...] = ()) -> tuple[list[str], Status | None]:
+    names, _, status = select_victims_counting_violations(pod, node, nominated, pdbs)
+    return names, status
+
+
+def select_victims_counting_violations(pod: PodInfo, node: NodeInfo, nominated: tuple[dict, ...] = (),
+                                       pdbs: tuple[dict, ...] = ()) -> tuple[list[str], int, Status | None]:
     framework, plugin = setup([node])
     framework.pod_nominator = nominator_with(node.name, *nominated)
     state = CycleState()
     framework.run_pre_filter_plugins(state, pod, [node])
-    victims, status = plugin.select_victims_on_node(state, pod, node.clone())
-    return [v.key.split("/")[1] for v in victims], status
+    victims, violations, status = plugin.select_victims_on_node(state, pod, node.clone(), list(pdbs))
+    return [v.key.split("/")[1] for v in victims], violations, status
 
 
 # victims and reprieve --------------------------------------------------------------------------
@@ -168,6 +179,54 @@ def test_the_dry_run_counts_nominated_pods_of_equal_or_higher_priority(nominated
     assert select_victims(preemptor(cpu="2"), node, nominated) == (victims, status)
 
 
+# PodDisruptionBudgets ---------------------------------------------------------------------------
+
+def pdb(name: str, allowed: int, selector: dict | None, *, namespace: str = "default",
+        disrupted: tuple[str, ...] = ()) -> dict:
+    return {"metadata": {"name": name, "namespace": namespace}, "spec": {"selector": selector},
+            "status": {"disruptionsAllowed": allowed, "disruptedPods": {p: "2026-01-01T00:00:00Z" for p in disrupted}}}
+
+
+def labelled(name: str, priority: int = 10, *, app: str = "web", **kw) -> dict:
+    pod = low(name, priority, **kw)
+    pod["metadata"]["labels"] = {"app": app}
+    return pod
+
+
+WEB = {"matchLabels": {"app": "web"}}
+
+
+@pytest.mark.parametrize(("budgets", "violating"), [
+    ([pdb("b", 1, WEB)], ["c"]),                        # a, b... spend the budget in order: the 2nd goes below 0
+    ([pdb("b", 0, WEB)], ["a", "c"]),
+    ([pdb("b", 0, WEB, disrupted=("a",))], ["c"]),      # already being evicted: spends nothing
+    ([pdb("b", 0, {})], []),                             # an empty selector selects nothing here
+    ([pdb("b", 0, None)], []),
+    ([pdb("b", 0, WEB, namespace="other")], []),
+    ([pdb("b", 0, {"matchLabels": {"app": "db"}})], ["x"]),
+])
+def test_filter_pods_with_pdb_violation(budgets, violating):
+    pods = [PodInfo(labelled("a")), PodInfo(labelled("x", app="db")), PodInfo(labelled("c")),
+            PodInfo(low("unlabelled"))]
+    bad, good = filter_pods_with_pdb_violation(pods, budgets)
+    assert [p.key.split("/")[1] for p in bad] == violating
+    assert len(bad) + len(good) == len(pods) and all(p not in bad for p in good)
+
+
+def test_victims_that_would_violate_a_budget_are_reprieved_first():
+    # Either pod frees enough room; without budgets the less important (lower priority) one goes.
+    node = node_info(make_node("n", cpu="4"), labelled("guarded", 20, cpu="2"), labelled("free", 10, app="db", cpu="2"))
+    assert select_victims_counting_violations(preemptor(cpu="2"), node) == (["free"], 0, None)
+    budgets = (pdb("web", 0, WEB),)
+    assert select_victims_counting_violations(preemptor(cpu="2"), node, pdbs=budgets) == (["free"], 0, None)
+    # Now the budget guards the less important pod: it is reprieved first, the other one goes.
+    node = node_info(make_node("n", cpu="4"), labelled("guarded", 10, cpu="2"), labelled("free", 20, app="db", cpu="2"))
+    assert select_victims_counting_violations(preemptor(cpu="2"), node, pdbs=budgets) == (["free"], 0, None)
+    # When both must go the violation is counted.
+    assert select_victims_counting_violations(preemptor(cpu="4"), node, pdbs=budgets) == (
+        ["free", "guarded"], 1, None)
+
+
 # choosing the node ---------------------------------------------------------------------------------
 
 def cand(name: str, *victims: tuple[int, str]) -> Candidate:
@@ -185,6 +244,12 @@ def cand(name: str, *victims: tuple[int, str]) -> Candidate:
 ])
 def test_pick_one_node_for_preemption(candidates, chosen):
     assert pick_one_node_for_preemption(candidates).node_name == chosen
+
+
+def test_fewest_budget_violations_come_first():
+    violating = Candidate("a", [PodInfo(low("a-0", 1))], num_pdb_violations=1)
+    costly = Candidate("b", [PodInfo(low("b-0", 50)), PodInfo(low("b-1", 50))])
+    assert pick_one_node_for_preemption([violating, costly]).node_name == "b"
 
 
 def test_no_candidates_picks_nothing():
