@@ -23,20 +23,30 @@ namespace its spec.selector matches: `{}` matches all of them, no selector none)
   subresource refuses such pods anyway).
 As in Kubernetes, changes of a ReplicaSet's or Deployment's scale do not enqueue a PDB: the informers
 serve only as caches, and the next pod event picks the new scale up.
-Not implemented: resetting a pod's stale DisruptionTarget condition (the controller's second queue).
+- a pod's DisruptionTarget condition left True (its eviction or preemption did not delete it) for
+  STALE_POD_DISRUPTION_TIMEOUT is set back to False through pods/status, by a second queue of pod
+  keys ("stale_pod_disruption"); conditions the kubelet set and those of finished pods are left alone.
 """
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import math
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from shared.client import Conflict, NotFound
+from shared.controller import run_workers
+from shared.logging import get_logger
+from shared.resources import DEPLOYMENTS, PODDISRUPTIONBUDGETS, PODS, REPLICASETS, for_kind
+from shared.workqueue import RateLimitingQueue
+
 from services.controller_manager.base import Controller, ControllerContext
 from services.controller_manager.labels import selector_matches
 from services.controller_manager.objects import (
+    TERMINAL_PHASES,
     controller_ref,
     format_time,
     get_condition,
@@ -48,17 +58,9 @@ from services.controller_manager.objects import (
     name_of,
     namespace_of,
     parse_time,
+    pod_phase,
     split_key,
     unwrap_tombstone,
-)
-from shared.client import Conflict, NotFound
-from shared.logging import get_logger
-from shared.resources import (
-    DEPLOYMENTS,
-    PODDISRUPTIONBUDGETS,
-    PODS,
-    REPLICASETS,
-    for_kind,
 )
 
 log = get_logger()
@@ -68,6 +70,9 @@ NORMAL, WARNING = "Normal", "Warning"
 DELETION_TIMEOUT = timedelta(minutes=2)
 DISRUPTION_ALLOWED = "DisruptionAllowed"
 SUFFICIENT_PODS, INSUFFICIENT_PODS, SYNC_FAILED = "SufficientPods", "InsufficientPods", "SyncFailed"
+# How long a pod may keep a DisruptionTarget condition without being deleted (stalePodDisruptionTimeout).
+STALE_POD_DISRUPTION_TIMEOUT = timedelta(minutes=2)
+DISRUPTION_TARGET, TERMINATION_BY_KUBELET = "DisruptionTarget", "TerminationByKubelet"
 SCALE_GROUPS = ("apps", "extensions")  # verifyGroupKind for ReplicaSets and Deployments
 
 
@@ -152,6 +157,19 @@ def conditions_up_to_date(pdb: Mapping) -> bool:
     return (cond.get("status"), cond.get("reason")) == want
 
 
+def stale_disruption_wait(pod: Mapping, now: datetime) -> float | None:
+    """nonTerminatingPodHasStaleDisruptionCondition: None when the pod has no DisruptionTarget
+    condition to reset, else the seconds until it is stale (0: now)."""
+    cond = get_condition((pod.get("status") or {}).get("conditions"), DISRUPTION_TARGET)
+    if (is_being_deleted(pod) or cond is None or cond.get("status") != "True"
+            or cond.get("reason") == TERMINATION_BY_KUBELET or pod_phase(pod) in TERMINAL_PHASES):
+        return None
+    since = parse_time(cond.get("lastTransitionTime"))
+    if since is None:
+        return 0.0
+    return max(0.0, (since + STALE_POD_DISRUPTION_TIMEOUT - now).total_seconds())
+
+
 class DisruptionController(Controller):
     name = "disruption-controller"
     queue_name = "disruption"
@@ -165,6 +183,7 @@ class DisruptionController(Controller):
         # Listers only: Kubernetes registers no handlers on the scalable controllers.
         self.rs_informer = ctx.informers.informer(REPLICASETS)
         self.deployment_informer = ctx.informers.informer(DEPLOYMENTS)
+        self.stale_queue = RateLimitingQueue(name="stale_pod_disruption", base_delay=0.005, max_delay=1000.0)
         self.pdb_informer.add_event_handler(on_add=self.enqueue, on_update=lambda _old, new: self.enqueue(new),
                                             on_delete=self.enqueue_deleted)
         self.pod_informer.add_event_handler(on_add=self._pod_changed, on_update=lambda _old, new: self._pod_changed(new),
@@ -173,14 +192,20 @@ class DisruptionController(Controller):
     # --- event handlers: only enqueue ---
 
     def _pod_changed(self, pod: dict) -> None:
-        pdb = self._pdb_for_pod(pod)
-        if pdb is not None:
-            self.enqueue(pdb)
+        self._enqueue_pdb_of(pod)
+        wait = stale_disruption_wait(pod, self.now())
+        if wait is not None:
+            self.stale_queue.add_after(key_of(pod), wait)
 
     def _pod_deleted(self, obj: object) -> None:
         pod = unwrap_tombstone(obj)
         if pod is not None:
-            self._pod_changed(pod)
+            self._enqueue_pdb_of(pod)
+
+    def _enqueue_pdb_of(self, pod: dict) -> None:
+        pdb = self._pdb_for_pod(pod)
+        if pdb is not None:
+            self.enqueue(pdb)
 
     def _pdb_for_pod(self, pod: dict) -> dict | None:
         """getPdbForPod: the first PDB of the pod's namespace whose selector matches it."""
@@ -194,6 +219,40 @@ class DisruptionController(Controller):
             log.info("pdb.multiple_for_pod", pod=key_of(pod), chosen=name_of(pdbs[0]))
             self.recorder.event(pod, WARNING, "MultiplePodDisruptionBudgets", message)
         return pdbs[0]
+
+    # --- workers: PDB keys, and pod keys with a DisruptionTarget condition ---
+
+    async def run(self) -> None:
+        await asyncio.gather(super().run(), run_workers(self.stale_queue, self._timed_stale_sync,
+                                                        name=self.stale_queue.name))
+
+    def shutdown(self) -> None:
+        super().shutdown()
+        self.stale_queue.shutdown()
+
+    async def _timed_stale_sync(self, key: str) -> None:
+        await self.timed(self.sync_stale_pod_disruption, key, self.stale_queue.name)
+
+    async def sync_stale_pod_disruption(self, key: str) -> None:
+        """syncStalePodDisruption: reset a stale DisruptionTarget condition to False."""
+        namespace, name = split_key(key)
+        pod = self.pod_informer.lister.get(name, namespace)
+        wait = stale_disruption_wait(pod, self.now()) if pod is not None else None
+        if wait is None:
+            return
+        if wait > 0:
+            self.stale_queue.add_after(key, wait)
+            return
+        new = copy.deepcopy(pod)
+        # podutil.UpdatePodCondition replaces the condition whole: no reason or message remain.
+        new["status"]["conditions"] = [
+            {"type": DISRUPTION_TARGET, "status": "False", "lastTransitionTime": format_time(self.now())}
+            if c.get("type") == DISRUPTION_TARGET else c for c in new["status"]["conditions"]]
+        try:
+            await self.client.update(PODS, new, namespace=namespace, subresource="status")
+        except NotFound:
+            return
+        log.info("pod.disruption_target_reset", pod=key)
 
     # --- sync ---
 

@@ -9,12 +9,13 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
-from services.controller_manager.base import ControllerContext
-from services.controller_manager.controllers.disruption import DisruptionController
-from services.controller_manager.objects import format_time, utcnow
 from shared.events import EventRecorder
 from shared.informer import SharedInformerFactory
 from shared.resources import PODDISRUPTIONBUDGETS, PODS
+
+from services.controller_manager.base import ControllerContext
+from services.controller_manager.controllers.disruption import DisruptionController
+from services.controller_manager.objects import format_time, utcnow
 from tests.integration.controller_manager.conftest import eventually
 
 NS = "default"

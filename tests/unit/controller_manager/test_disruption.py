@@ -7,12 +7,10 @@ from datetime import timedelta
 
 import pytest
 
-from services.controller_manager.controllers.disruption import (
-    DisruptionController,
-    go_selector,
-)
 from shared.client import Conflict
 from shared.resources import DEPLOYMENTS, PODDISRUPTIONBUDGETS, PODS, REPLICASETS
+
+from services.controller_manager.controllers.disruption import DisruptionController, go_selector
 from tests.unit.controller_manager.builders import owner_ref, pod, replicaset
 from tests.unit.controller_manager.fakes import NOW, api_error
 
@@ -321,3 +319,56 @@ def test_go_selector_prints_expressions():
     assert go_selector(selector) == ("&LabelSelector{MatchLabels:map[string]string{},MatchExpressions:"
                                      "[]LabelSelectorRequirement{LabelSelectorRequirement{Key:tier,Operator:In,"
                                      "Values:[a b],},},}")
+
+
+# --- stale DisruptionTarget conditions (the second queue, of pod keys) ---
+
+def disruption_target(p: dict, *, ago: timedelta, reason: str = "EvictionByEvictionAPI", status: str = "True") -> dict:
+    p["status"]["conditions"].append({"type": "DisruptionTarget", "status": status, "reason": reason,
+                                      "message": "Eviction API: evicting", "lastTransitionTime": evicted(ago)})
+    return p
+
+
+def stale_requeues(controller: DisruptionController) -> list[tuple[str, float]]:
+    seen: list[tuple[str, float]] = []
+    controller.stale_queue.add_after = lambda key, seconds: seen.append((key, round(seconds, 3)))
+    return seen
+
+
+async def test_a_stale_disruption_target_condition_is_reset_to_false(cluster):
+    stale = disruption_target(pod("web-0"), ago=timedelta(minutes=3))
+    controller = make(cluster, pdb(min_available=1), [stale])
+    await controller.sync_stale_pod_disruption("default/web-0")
+    [update] = cluster.client.calls_of("update", "pods")
+    assert update.kwargs["subresource"] == "status"
+    ready, target = update.body["status"]["conditions"]
+    assert ready["type"] == "Ready"
+    assert target == {"type": "DisruptionTarget", "status": "False", "lastTransitionTime": "2026-01-01T12:00:00Z"}
+
+
+async def test_a_recent_disruption_target_condition_waits_for_its_timeout(cluster):
+    recent = disruption_target(pod("web-0"), ago=timedelta(seconds=30))
+    controller = make(cluster, pdb(min_available=1), [recent])
+    seen = stale_requeues(controller)
+    await controller.sync_stale_pod_disruption("default/web-0")
+    assert cluster.client.writes() == [] and seen == [("default/web-0", 90.0)]
+
+
+@pytest.mark.parametrize("build", [
+    lambda: disruption_target(pod("web-0", deleting=True), ago=timedelta(minutes=3)),
+    lambda: disruption_target(pod("web-0", phase="Failed"), ago=timedelta(minutes=3)),
+    lambda: disruption_target(pod("web-0"), ago=timedelta(minutes=3), reason="TerminationByKubelet"),
+    lambda: disruption_target(pod("web-0"), ago=timedelta(minutes=3), status="False"),
+])
+async def test_disruption_target_conditions_that_are_not_stale_are_left_alone(cluster, build):
+    controller = make(cluster, pdb(min_available=1), [build()])
+    seen = stale_requeues(controller)
+    await controller.sync_stale_pod_disruption("default/web-0")
+    assert cluster.client.writes() == [] and seen == []
+
+
+def test_a_pod_event_with_a_disruption_target_queues_the_pod(cluster):
+    controller = make(cluster, pdb(min_available=1), [])
+    seen = stale_requeues(controller)
+    cluster.informers.informer(PODS).fire_add(disruption_target(pod("web-0"), ago=timedelta(seconds=20)))
+    assert seen == [("default/web-0", 100.0)] and len(controller.queue) == 1
