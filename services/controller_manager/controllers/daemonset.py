@@ -430,7 +430,7 @@ class DaemonSetController(Controller):
 
     async def _construct_history(self, ds: dict) -> tuple[dict, list[dict]]:
         """constructHistory: (the current revision, created or renumbered if needed; the old ones)."""
-        histories = await self._claim_histories(ds)
+        histories = [await self._with_hash_label(h) for h in await self._claim_histories(ds)]
         patch = du.get_patch(ds)
         current = [h for h in histories if h.get("data") == patch]
         old = [h for h in histories if h.get("data") != patch]
@@ -443,6 +443,15 @@ class DaemonSetController(Controller):
                                            namespace=meta(ds)["namespace"])
             log.info("daemonset.revision_renumbered", revision=name_of(cur), number=next_revision)
         return cur, old
+
+    async def _with_hash_label(self, history: dict) -> dict:
+        """A revision made by someone else gets its name as controller-revision-hash (no rehashing:
+        a hash collision would give two revisions one label)."""
+        if du.HASH_LABEL in labels_of(history):
+            return history
+        labeled = {**history, "metadata": {**meta(history), "labels": {**labels_of(history),
+                                                                        du.HASH_LABEL: name_of(history)}}}
+        return await self.client.update(CONTROLLERREVISIONS, labeled, namespace=meta(history)["namespace"])
 
     async def _claim_histories(self, ds: dict) -> list[dict]:
         selector = _spec(ds).get("selector")

@@ -341,6 +341,17 @@ async def test_a_rollback_renumbers_the_matching_revision(cluster):
     assert cluster.client.calls_of("create", "controllerrevisions") == []
 
 
+async def test_a_revision_without_the_hash_label_gets_its_name_as_one(cluster):
+    ds = daemonset("agent")
+    bare = revision(ds, 1)
+    del bare["metadata"]["labels"][du.HASH_LABEL]
+    dsc = make(cluster, ds, [node("node-1")], revisions=[bare])
+    await dsc.sync("default/agent")
+    [update] = cluster.client.calls_of("update", "controllerrevisions")
+    assert update.body["metadata"]["labels"][du.HASH_LABEL] == f"agent-{hash_of(ds)}"
+    assert cluster.client.calls_of("create", "controllerrevisions") == []
+
+
 async def test_old_revisions_past_the_limit_go_unless_a_pod_uses_them(cluster):
     ds = daemonset("agent", history_limit=2)  # three old ones: one must go, the oldest one not in use
     olds = [revision(ds, i, data={"spec": {"template": {"v": i}}}, hash_=f"h{i}") for i in (1, 2, 3)]
