@@ -11,7 +11,7 @@ from typing import Any
 
 from shared.events import EventRecorder
 from shared.informer import SharedInformerFactory
-from shared.resources import PODDISRUPTIONBUDGETS, PODS
+from shared.resources import PODDISRUPTIONBUDGETS, PODS, REPLICASETS
 
 from services.controller_manager.base import ControllerContext
 from services.controller_manager.controllers.disruption import DisruptionController
@@ -77,3 +77,39 @@ async def test_min_available_over_hand_made_pods(api_client):
         status = await eventually(lambda: status_with(0, 2), timeout=10, what="no disruption allowed")
         [cond] = status["conditions"]
         assert (cond["status"], cond["reason"]) == ("False", "InsufficientPods")
+
+
+async def test_max_unavailable_takes_the_scale_of_the_pods_controller(api_client):
+    """A ReplicaSet's spec.replicas from the cache; a DaemonSet owner goes to the scale subresource,
+    which daemonsets do not serve (as discovery tells), so that PDB fails safe."""
+    rs = await api_client.create(REPLICASETS, {
+        "apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": "web", "namespace": NS},
+        "spec": {"replicas": 4, "selector": {"matchLabels": {"app": "web"}},
+                 "template": {"metadata": {"labels": {"app": "web"}},
+                              "spec": {"containers": [{"name": "web", "image": "nginx"}]}}}})
+    owners = {"web": {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web", "uid": rs["metadata"]["uid"],
+                      "controller": True},
+              "agent": {"apiVersion": "apps/v1", "kind": "DaemonSet", "name": "agent",
+                        "uid": "0b7e6a52-3c2e-4d7e-9a57-1f0c2b6a9d11", "controller": True}}
+    for app, count in (("web", 3), ("agent", 1)):
+        for i in range(count):
+            await api_client.create(PODS, {"apiVersion": "v1", "kind": "Pod", "metadata": {
+                "name": f"{app}-{i}", "namespace": NS, "labels": {"app": app}, "ownerReferences": [owners[app]]},
+                "spec": {"containers": [{"name": app, "image": "nginx"}]}})
+            await set_ready(api_client, f"{app}-{i}", True)
+        await api_client.create(PODDISRUPTIONBUDGETS, {
+            "apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": app, "namespace": NS},
+            "spec": {"maxUnavailable": "50%", "selector": {"matchLabels": {"app": app}}}})
+
+    async def condition_of(name: str):
+        status = (await api_client.get(PODDISRUPTIONBUDGETS, name, namespace=NS)).get("status") or {}
+        return status if status.get("conditions") else None
+
+    async with running(api_client):
+        web = await eventually(lambda: condition_of("web"), timeout=10, what="the web PDB's status")
+        assert (web["expectedPods"], web["desiredHealthy"], web["currentHealthy"], web["disruptionsAllowed"]) == \
+            (4, 2, 3, 1)
+        agent = await eventually(lambda: condition_of("agent"), timeout=10, what="the agent PDB's status")
+        [cond] = agent["conditions"]
+        assert (agent["disruptionsAllowed"], cond["status"], cond["reason"], cond["message"]) == \
+            (0, "False", "SyncFailed", "daemonsets.apps does not implement the scale subresource")
