@@ -21,11 +21,11 @@ namespace its spec.selector matches: `{}` matches all of them, no selector none)
 - a pod event enqueues the one PDB that matches it; a pod matched by several gets a
   MultiplePodDisruptionBudgets warning and the first is chosen, as in Kubernetes (the eviction
   subresource refuses such pods anyway).
-As in Kubernetes, changes of a ReplicaSet's or Deployment's scale do not enqueue a PDB: the informers
-serve only as caches, and the next pod event picks the new scale up.
 - a pod's DisruptionTarget condition left True (its eviction or preemption did not delete it) for
   STALE_POD_DISRUPTION_TIMEOUT is set back to False through pods/status, by a second queue of pod
   keys ("stale_pod_disruption"); conditions the kubelet set and those of finished pods are left alone.
+As in Kubernetes, changes of a ReplicaSet's or Deployment's scale do not enqueue a PDB: the informers
+serve only as caches, and the next pod event picks the new scale up.
 """
 
 from __future__ import annotations
@@ -115,7 +115,8 @@ def go_selector(selector: Mapping | None) -> str:
     exprs = "".join(f"LabelSelectorRequirement{{Key:{e.get('key', '')},Operator:{e.get('operator', '')},"
                     f"Values:[{' '.join(e.get('values') or [])}],}},"
                     for e in selector.get("matchExpressions") or [])
-    return f"&LabelSelector{{MatchLabels:map[string]string{{{labels}}},MatchExpressions:[]LabelSelectorRequirement{{{exprs}}},}}"
+    return (f"&LabelSelector{{MatchLabels:map[string]string{{{labels}}},"
+            f"MatchExpressions:[]LabelSelectorRequirement{{{exprs}}},}}")
 
 
 def _int(status: Mapping, field: str) -> int:
@@ -186,7 +187,8 @@ class DisruptionController(Controller):
         self.stale_queue = RateLimitingQueue(name="stale_pod_disruption", base_delay=0.005, max_delay=1000.0)
         self.pdb_informer.add_event_handler(on_add=self.enqueue, on_update=lambda _old, new: self.enqueue(new),
                                             on_delete=self.enqueue_deleted)
-        self.pod_informer.add_event_handler(on_add=self._pod_changed, on_update=lambda _old, new: self._pod_changed(new),
+        self.pod_informer.add_event_handler(on_add=self._pod_changed,
+                                            on_update=lambda _old, new: self._pod_changed(new),
                                             on_delete=self._pod_deleted)
 
     # --- event handlers: only enqueue ---
@@ -371,7 +373,8 @@ class DisruptionController(Controller):
             scale = await self.client.get(resource, ref.get("name", ""), namespace=namespace, subresource="scale")
         except NotFound:
             if not await self._implements_scale(resource):
-                raise ExpectedCountError(f"{resource.group_resource} does not implement the scale subresource") from None
+                raise ExpectedCountError(
+                    f"{resource.group_resource} does not implement the scale subresource") from None
             return None
         if meta(scale).get("uid") != ref.get("uid"):
             return None

@@ -179,7 +179,8 @@ async def test_an_owner_without_a_scale_subresource_fails_safe(cluster):
     await controller.sync(KEY)
     assert [c.name for c in cluster.client.calls_of("get")] == ["agent"]
     [cond] = status_written(cluster)["conditions"]
-    assert (cond["reason"], cond["message"]) == ("SyncFailed", "daemonsets.apps does not implement the scale subresource")
+    assert (cond["reason"], cond["message"]) == ("SyncFailed",
+                                                 "daemonsets.apps does not implement the scale subresource")
 
 
 async def test_a_conflict_is_retried_not_failed_safe(cluster):
