@@ -21,6 +21,7 @@ kube-controller-manager's, e.g. `*,-nodelifecycle`):
 | ttl-after-finished-controller | controllers/ttlafterfinished.py | deletes finished Jobs after ttlSecondsAfterFinished |
 | cronjob-controller | controllers/cronjob.py | Jobs on a cron schedule, concurrency policy, history |
 | daemonset-controller | controllers/daemonset.py | one pod per eligible node, revisions, rolling update, status |
+| disruption-controller | controllers/disruption.py | PodDisruptionBudget status: healthy pods, disruptions allowed |
 
 Each controller is informers → event handlers that enqueue keys → a workqueue → `sync(key)`
 (base.py). With `--leader-elect` (default) they run only while this process holds the

@@ -44,6 +44,7 @@ SPECS: tuple[ControllerSpec, ...] = (
                    "ttlafterfinished:TTLAfterFinishedController", "concurrent_ttl_after_finished_syncs"),
     ControllerSpec("cronjob-controller", ("cronjob",), "cronjob:CronJobController", "concurrent_cronjob_syncs"),
     ControllerSpec("daemonset-controller", ("daemonset",), "daemonset:DaemonSetController", "concurrent_daemonset_syncs"),
+    ControllerSpec("disruption-controller", ("disruption",), "disruption:DisruptionController"),
 )
 DISABLED_BY_DEFAULT: frozenset[str] = frozenset()
 
