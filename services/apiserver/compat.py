@@ -120,3 +120,8 @@ def prepare_for_create(res: Resource, obj: Obj) -> None:
     defaults.prepare_for_create(res, obj)
     if res.kind == "Namespace":
         admission.prepare_for_create(res, obj)
+
+
+def daemonset_template_generation(new: Obj, old: Obj) -> None:
+    """The daemonset strategy's PrepareForUpdate (the template generation annotation)."""
+    defaults.daemonset_template_generation(new, old)

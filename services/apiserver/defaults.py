@@ -433,7 +433,32 @@ def prepare_for_create(resource: Any, obj: Obj) -> Obj:
         obj["status"] = {"loadBalancer": {}} if kind == ("", "Service") else {}
     if kind == ("batch", "Job"):
         generate_job_selector(obj)
+    elif kind == ("apps", "DaemonSet"):
+        meta.setdefault("annotations", {})[TEMPLATE_GENERATION] = "1"
     return obj
+
+
+# apps/v1 keeps the internal DaemonSetSpec.TemplateGeneration in this annotation; the DaemonSet
+# controller labels its pods pod-template-generation=<it>.
+TEMPLATE_GENERATION = "deprecated.daemonset.template.generation"
+
+
+def daemonset_template_generation(new: Obj, old: Obj) -> None:
+    """The daemonset strategy's PrepareForUpdate: the template generation is the server's, kept
+    from `old` and one more when the pod template changed."""
+    from .validation import semantic
+
+    old_value = ((old.get("metadata") or {}).get("annotations") or {}).get(TEMPLATE_GENERATION, "1")
+    try:
+        generation = int(old_value)
+    except ValueError:
+        generation = 1
+    if semantic((new.get("spec") or {}).get("template")) != semantic((old.get("spec") or {}).get("template")):
+        generation += 1
+    annotations = new.setdefault("metadata", {}).get("annotations")
+    if not isinstance(annotations, dict):
+        annotations = new["metadata"]["annotations"] = {}
+    annotations[TEMPLATE_GENERATION] = str(generation)
 
 
 def _spec_of(obj: Obj) -> Any:

@@ -333,6 +333,8 @@ class Api:
         _raise_invalid(res, new, causes)
         if new.get("spec") != current.get("spec") and ("spec" in new or "spec" in current):
             meta["generation"] = int(cur_meta.get("generation") or 1) + 1
+        if (res.group, res.kind) == ("apps", "DaemonSet"):
+            compat.daemonset_template_generation(new, current)
         return new
 
     def _status_update(self, current: Obj, new: Obj) -> Obj:

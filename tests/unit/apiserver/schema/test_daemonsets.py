@@ -141,3 +141,18 @@ def test_rows() -> None:
     orphan["metadata"].update(name="lonely", ownerReferences=[])
     rows = [r["cells"] for r in to_table(REVISIONS, [rev, orphan], now=NOW)["rows"]]
     assert rows == [["agent-5d8f9c7b6", "daemonset.apps/agent", 2, "3m"], ["lonely", "<none>", 2, "3m"]]
+
+
+def test_template_generation_annotation() -> None:
+    from services.apiserver.defaults import TEMPLATE_GENERATION, daemonset_template_generation
+
+    old = created(daemonset())
+    assert old["metadata"]["annotations"] == {TEMPLATE_GENERATION: "1"}
+    same = copy.deepcopy(old)
+    same["metadata"]["annotations"][TEMPLATE_GENERATION] = "7"  # a client may not set it
+    daemonset_template_generation(same, old)
+    assert same["metadata"]["annotations"][TEMPLATE_GENERATION] == "1"
+    changed = copy.deepcopy(old)
+    changed["spec"]["template"]["spec"]["containers"][0]["image"] = "alpine"
+    daemonset_template_generation(changed, old)
+    assert changed["metadata"]["annotations"][TEMPLATE_GENERATION] == "2"
