@@ -196,6 +196,43 @@ def test_required_anti_affinity_keeps_one_replica_per_node(cluster: Cluster) -> 
     wait_for("no spread pod processes", lambda: not pod_processes("spread"), timeout=60)
 
 
+def test_a_daemonset_runs_one_pod_per_node(cluster: Cluster) -> None:
+    cluster.kubectl("apply", "-f", str(EXAMPLES / "node-agent-daemonset.yaml"))
+    assert "successfully rolled out" in cluster.kubectl("rollout", "status", "ds/node-agent", "--timeout=60s",
+                                                        timeout=70)
+    pods = cluster.get_json("pods", "-l", "app=node-agent")["items"]
+    assert sorted(p["spec"]["nodeName"] for p in pods) == ["node-1", "node-2"]
+    for p in pods:
+        logs = cluster.kubectl("logs", p["metadata"]["name"])
+        assert logs.strip() == f"watching {p['spec']['nodeName']}"  # the downward API's spec.nodeName
+    assert [r.split()[1] for r in cluster.kubectl("get", "controllerrevisions").splitlines()[1:]] == [
+        "daemonset.apps/node-agent"]
+
+
+def test_drain_respects_the_pod_disruption_budget(cluster: Cluster) -> None:
+    cluster.kubectl("scale", "deployment", "nginx", "--replicas=3")
+    wait_ready_replicas(cluster, 3)
+    cluster.kubectl("create", "pdb", "nginx", "--selector=app=nginx", "--min-available=3")
+    wait_for("the budget processed", lambda: (cluster.get_json("pdb", "nginx").get("status") or {}).get(
+        "observedGeneration") == 1)
+    node = running(nginx_pods(cluster))[0]["spec"]["nodeName"]
+    blocked = subprocess.run(["kubectl", "--kubeconfig", str(cluster.kubeconfig), "drain", node,
+                              "--ignore-daemonsets", "--timeout=6s"], capture_output=True, text=True, timeout=30)
+    assert blocked.returncode != 0
+    assert "Cannot evict pod as it would violate the pod's disruption budget." in blocked.stderr
+    assert len(running(nginx_pods(cluster))) == 3  # nothing went
+    cluster.kubectl("scale", "deployment", "nginx", "--replicas=4")
+    wait_ready_replicas(cluster, 4)
+    out = cluster.kubectl("drain", node, "--ignore-daemonsets", "--timeout=90s", timeout=100)
+    assert f"node/{node} drained" in out
+    assert all(p["spec"]["nodeName"] != node for p in running(nginx_pods(cluster)))
+    assert len(running(nginx_pods(cluster))) == 4
+    cluster.kubectl("uncordon", node)
+    cluster.kubectl("delete", "pdb", "nginx")
+    cluster.kubectl("delete", "-f", str(EXAMPLES / "node-agent-daemonset.yaml"))
+    wait_for("no node-agent pod processes", lambda: not pod_processes("node-agent"), timeout=60)
+
+
 def test_a_job_runs_to_completion_and_a_cronjob_makes_jobs(cluster: Cluster) -> None:
     cluster.kubectl("apply", "-f", str(EXAMPLES / "countdown-job.yaml"))
     assert "condition met" in cluster.kubectl("wait", "--for=condition=complete", "job/countdown", "--timeout=60s",
