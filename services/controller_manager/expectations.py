@@ -38,12 +38,16 @@ class Expectations:
             return True  # never set (new controller or restart): sync
         return exp.fulfilled() or self._clock() - exp.timestamp > EXPECTATIONS_TIMEOUT
 
+    def expect(self, key: str, creations: int = 0, deletions: Iterable[str] = ()) -> None:
+        """SetExpectations: `creations` adds and the deletion of each pod key in `deletions`."""
+        keys = set(deletions)
+        self._store[key] = _Expectation(add=creations, delete=len(keys), timestamp=self._clock(), delete_keys=keys)
+
     def expect_creations(self, key: str, count: int) -> None:
-        self._store[key] = _Expectation(add=count, timestamp=self._clock())
+        self.expect(key, creations=count)
 
     def expect_deletions(self, key: str, pod_keys: Iterable[str]) -> None:
-        keys = set(pod_keys)
-        self._store[key] = _Expectation(delete=len(keys), timestamp=self._clock(), delete_keys=keys)
+        self.expect(key, deletions=pod_keys)
 
     def creation_observed(self, key: str) -> None:
         exp = self._store.get(key)

@@ -41,7 +41,7 @@ from services.controller_manager.controllers.replicaset import (
     pod_from_template,
     slow_start_batch,
 )
-from services.controller_manager.expectations import Expectations, _Expectation
+from services.controller_manager.expectations import Expectations
 from services.controller_manager.labels import selector_is_empty, selector_matches
 from services.controller_manager.objects import (
     controller_ref,
@@ -74,14 +74,6 @@ DEFAULT_REVISION_HISTORY_LIMIT = 10
 # DaemonSetStatus fields without omitempty (always written) and with it (left out when zero)
 _REQUIRED_STATUS = ("currentNumberScheduled", "numberMisscheduled", "desiredNumberScheduled", "numberReady")
 _OPTIONAL_STATUS = ("observedGeneration", "updatedNumberScheduled", "numberAvailable", "numberUnavailable")
-
-
-class DaemonSetExpectations(Expectations):
-    """ControllerExpectations.SetExpectations: creations and deletions expected together."""
-
-    def set(self, key: str, creations: int, deletions: list[str]) -> None:
-        self._store[key] = _Expectation(add=creations, delete=len(set(deletions)), timestamp=self._clock(),
-                                        delete_keys=set(deletions))
 
 
 def _is_terminal(pod: Mapping) -> bool:
@@ -162,7 +154,7 @@ class DaemonSetController(Controller):
 
     def __init__(self, ctx: ControllerContext, *, workers: int | None = None) -> None:
         super().__init__(ctx, workers=workers)
-        self.expectations = DaemonSetExpectations()
+        self.expectations = Expectations()
         self.failed_pods_backoff = du.FailedPodsBackoff()
         self.monotonic = time.monotonic  # the backoff's clock
         self.recorder = ctx.recorder_factory(self.name)
@@ -380,7 +372,7 @@ class DaemonSetController(Controller):
         """syncNodes: expectations first, then creates in slow-start batches and the deletes."""
         key, namespace = key_of(ds), meta(ds)["namespace"]
         needing, to_delete = needing[:BURST_REPLICAS], to_delete[:BURST_REPLICAS]
-        self.expectations.set(key, len(needing), [f"{namespace}/{n}" for n in to_delete])
+        self.expectations.expect(key, len(needing), [f"{namespace}/{n}" for n in to_delete])
         template = du.create_pod_template(_spec(ds).get("template") or {}, du.template_generation(ds), hash_)
         owner_ref = new_controller_ref(ds, api_version=API_VERSION, kind=KIND)
         targets = iter(needing)
