@@ -39,7 +39,7 @@ def status_object(code: int, reason: str, message: str, details: dict[str, Any] 
         "reason": reason,
         "code": code,
     }
-    if details:
+    if details is not None:  # Kubernetes' errors carry details, `{}` when there is nothing to say
         body["details"] = details
     return body
 

@@ -110,6 +110,13 @@ async def test_bad_paths_and_params(sq: Raw, method: str, path: str, code: int, 
     assert got == code and _is_status(status, code, reason), status
 
 
+async def test_unknown_path_status_carries_empty_details(sq: Raw) -> None:
+    """kubectl reads details.name of a NotFound (kubectl debug does, and panics on a nil details)."""
+    got, status = await sq.request("PATCH", "/api/v1/namespaces/default/pods/x/bogus", body={})
+    assert got == 404 and status["details"] == {} and status["message"] == \
+        "the server could not find the requested resource"
+
+
 @pytest.mark.parametrize("patch, content_type, code", [
     (b"not json", "application/merge-patch+json", 400),
     (b'{"op": "add"}', "application/json-patch+json", 400),
