@@ -1,12 +1,12 @@
 """Kubernetes' protobuf wire format, decoded into the JSON shapes, for the kinds kubectl sends so.
 
-`kubectl create namespace|configmap|secret|serviceaccount|service|deployment|job|cronjob|pdb` send their
-object as
+`kubectl create namespace|configmap|secret|serviceaccount|service|deployment|job|cronjob|pdb|priorityclass`
+send their object as
 `application/vnd.kubernetes.protobuf` (the `k8s\\x00` magic, then a `runtime.Unknown` envelope
 with typeMeta and the raw message). Guarantees: `decode(data)` returns the object as a dict, the way
 Go's JSON encoding of it would read (empty strings, false and zero non-pointer fields omitted),
 for Namespace, ConfigMap, Secret, ServiceAccount, Service, Deployment, ReplicaSet, Job, CronJob,
-PodDisruptionBudget, Pod and
+PodDisruptionBudget, PriorityClass, Pod and
 SelfSubjectAccessReview (`kubectl auth can-i`); fields
 this table does not model are dropped. Anything malformed or of another kind raises `ProtobufError`.
 Field numbers are those of k8s.io/api's generated.proto.
@@ -87,6 +87,8 @@ MESSAGES: dict[str, dict[int, Field]] = {
     "PodDisruptionBudget": {1: ("metadata", "ObjectMeta", False), 2: ("spec", "PodDisruptionBudgetSpec", False)},
     "PodDisruptionBudgetSpec": {1: ("minAvailable", "ios", False), 2: ("selector", "LabelSelector", False),
                                 3: ("maxUnavailable", "ios", False), 4: _S("unhealthyPodEvictionPolicy")},
+    "PriorityClass": {1: ("metadata", "ObjectMeta", False), 2: ("value", "p", False), 3: ("globalDefault", "b", False),
+                      4: _S("description"), 5: _S("preemptionPolicy")},
     "LabelSelector": {1: ("matchLabels", "map", False), 2: ("matchExpressions", "LabelSelectorRequirement", True)},
     "LabelSelectorRequirement": {1: _S("key"), 2: _S("operator"), 3: _REP_S("values")},
     "PodTemplateSpec": {1: ("metadata", "ObjectMeta", False), 2: ("spec", "PodSpec", False)},
@@ -118,7 +120,7 @@ MESSAGES: dict[str, dict[int, Field]] = {
     "NonResourceAttributes": {1: _S("path"), 2: _S("verb")},
 }
 KINDS = ("Namespace", "ConfigMap", "Secret", "ServiceAccount", "Service", "Deployment", "ReplicaSet", "Job", "CronJob",
-         "PodDisruptionBudget", "Pod",
+         "PodDisruptionBudget", "PriorityClass", "Pod",
          "SelfSubjectAccessReview")
 
 

@@ -173,6 +173,11 @@ def test_create_generators_send_protobuf(kubectl: Kubectl) -> None:
     assert container["image"] == "nginx" and container["ports"] == [{"containerPort": 80, "protocol": "TCP"}]
     svc = kubectl.json("get", "svc", "web")
     assert svc["spec"]["type"] == "NodePort" and svc["spec"]["ports"][0]["targetPort"] == 8080
+    assert "priorityclass.scheduling.k8s.io/batch created" in kubectl.out(
+        "create", "priorityclass", "batch", "--value=5", "--description=five", "--preemption-policy=Never")
+    pc = kubectl.json("get", "priorityclass", "batch")
+    assert (pc["value"], pc["description"], pc["preemptionPolicy"], pc.get("globalDefault", False)) == (
+        5, "five", "Never", False)
 
 
 def test_exec_and_logs_go_through_the_kubelet(kubectl: Kubectl, apiserver: ApiServerHandle) -> None:
