@@ -125,3 +125,13 @@ def prepare_for_create(res: Resource, obj: Obj) -> None:
 def daemonset_template_generation(new: Obj, old: Obj) -> None:
     """The daemonset strategy's PrepareForUpdate (the template generation annotation)."""
     defaults.daemonset_template_generation(new, old)
+
+
+def default_ephemeral_containers(spec: Obj) -> None:
+    defaults.default_ephemeral_containers(spec)
+
+
+def validate_ephemeral_containers_update(new: Obj, old: Obj) -> list:
+    from services.apiserver import validation
+
+    return validation.validate_ephemeral_containers_update(new, old)

@@ -114,9 +114,17 @@ def default_pod_spec(spec: Any) -> None:
             _default_container(container)
             if spec.get("hostNetwork"):
                 _default_host_ports(container)
+    default_ephemeral_containers(spec)
     for toleration in spec.get("tolerations") or []:
         if isinstance(toleration, dict) and toleration.get("operator") is None:
             toleration["operator"] = "Equal"
+
+
+def default_ephemeral_containers(spec: Any) -> None:
+    """SetDefaults for each EphemeralContainer: as a container's (pull policy, termination message)."""
+    if isinstance(spec, dict):
+        for container in spec.get("ephemeralContainers") or []:
+            _default_container(container)
 
 
 def _default_pod(obj: Obj) -> None:

@@ -105,7 +105,7 @@ async def _dispatch(request: web.Request, api: Api, info: RequestInfo) -> web.St
 
 async def _dispatch_verb(request: web.Request, api: Api, info: RequestInfo) -> web.StreamResponse:
     sub = info.subresource
-    if sub is None or sub == "status":
+    if sub is None or sub in ("status", "ephemeralcontainers"):
         return await _main_verbs(request, api, info)
     handler = _SUBRESOURCES.get(sub)
     if handler is None:
@@ -475,7 +475,8 @@ async def _log(request: web.Request, api: Api, info: RequestInfo) -> web.StreamR
 
 def _log_container(pod: Obj, asked: str | None) -> str:
     spec = pod.get("spec") or {}
-    names = [c.get("name") for c in (spec.get("containers") or []) + (spec.get("initContainers") or [])]
+    names = [c.get("name") for key in ("containers", "initContainers", "ephemeralContainers")
+             for c in spec.get(key) or []]
     name = pod["metadata"]["name"]
     if asked:
         if asked not in names:
@@ -574,8 +575,10 @@ async def _relay(source: Any, sink: Any) -> None:
 
 
 def _exec_container(pod: Obj, asked: str | None) -> str:
-    names = [c.get("name") for c in (pod.get("spec") or {}).get("containers") or []]
+    spec = pod.get("spec") or {}
+    names = [c.get("name") for c in spec.get("containers") or []]
     if asked:
+        names += [c.get("name") for c in (spec.get("initContainers") or []) + (spec.get("ephemeralContainers") or [])]
         if asked not in names:
             raise errors.bad_request(f"container {asked} is not valid for pod {pod['metadata']['name']}")
         return asked

@@ -308,6 +308,8 @@ class Api:
                                      "the request")
         if info.subresource == "status":
             return self._status_update(current, new)
+        if info.subresource == "ephemeralcontainers":
+            return self._ephemeral_containers_update(res, current, new)
         cur_meta = current.get("metadata", {})
         if meta.get("uid") and meta["uid"] != cur_meta.get("uid"):
             raise errors.conflict(res.plural, res.group, info.name or "",
@@ -336,6 +338,18 @@ class Api:
         if (res.group, res.kind) == ("apps", "DaemonSet"):
             compat.daemonset_template_generation(new, current)
         return new
+
+    def _ephemeral_containers_update(self, res: Resource, current: Obj, new: Obj) -> Obj:
+        """pods/ephemeralcontainers: only spec.ephemeralContainers is taken from `new`, defaulted
+        like containers; existing ones may not change or go (ephemeralContainersStrategy)."""
+        result = copy.deepcopy(current)
+        wanted = (new.get("spec") or {}).get("ephemeralContainers") if isinstance(new.get("spec"), dict) else None
+        result["spec"]["ephemeralContainers"] = copy.deepcopy(wanted) if isinstance(wanted, list) else []
+        if not result["spec"]["ephemeralContainers"]:
+            del result["spec"]["ephemeralContainers"]
+        compat.default_ephemeral_containers(result["spec"])
+        _raise_invalid(res, result, [c.to_dict() for c in compat.validate_ephemeral_containers_update(result, current)])
+        return result
 
     def _status_update(self, current: Obj, new: Obj) -> Obj:
         result = copy.deepcopy(current)

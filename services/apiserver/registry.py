@@ -76,6 +76,7 @@ _SUBRESOURCE_VERBS: dict[str, tuple[str, ...]] = {
     "binding": ("create",),
     "log": ("get",),
     "eviction": ("create",),
+    "ephemeralcontainers": ("get", "patch", "update"),
 }
 
 
@@ -296,7 +297,8 @@ BUILTIN_RESOURCES: tuple[Resource, ...] = (
     Resource("", "v1", "Node", "nodes", "node", False, ("no",),
              subresources=("status",), storage_resource="minions", extra_field_labels=_node_fields),
     Resource("", "v1", "Pod", "pods", "pod", True, ("po",), ("all",),
-             subresources=("status", "binding", "log", "eviction"), extra_field_labels=_pod_fields),
+             subresources=("status", "binding", "log", "eviction", "ephemeralcontainers"),
+             extra_field_labels=_pod_fields),
     Resource("", "v1", "Service", "services", "service", True, ("svc",), ("all",),
              subresources=("status",), storage_resource="services/specs"),
     Resource("", "v1", "Endpoints", "endpoints", "endpoints", True, ("ep",),

@@ -516,6 +516,57 @@ def _validate_tolerations(tolerations: Any, path: str) -> list[Cause]:
     return causes
 
 
+# The EphemeralContainerCommon fields an ephemeral container may set (allowedEphemeralContainerFields).
+_EPHEMERAL_ALLOWED = frozenset({"name", "image", "command", "args", "workingDir", "envFrom", "env", "volumeMounts",
+                                "volumeDevices", "terminationMessagePath", "terminationMessagePolicy",
+                                "imagePullPolicy", "securityContext", "stdin", "stdinOnce", "tty",
+                                "targetContainerName"})
+
+
+def _validate_ephemeral_containers(spec: Obj, path: str) -> list[Cause]:
+    """validateEphemeralContainers: each as a container, names unique across every kind of
+    container, a target that is a regular or init container, and no ports, probes, lifecycle or
+    resources ("cannot be set for an Ephemeral Container")."""
+    _, volumes = _validate_volumes(spec.get("volumes"), f"{path}.volumes")
+    others = {c.get("name") for key in ("containers", "initContainers") for c in spec.get(key) or []
+              if isinstance(c, dict)}
+    seen = set(others)
+    causes: list[Cause] = []
+    for i, c in enumerate(spec.get("ephemeralContainers") or []):
+        p = f"{path}.ephemeralContainers[{i}]"
+        causes += _validate_container(c, p, volumes, is_init=False)
+        if not isinstance(c, dict):
+            continue
+        name = c.get("name")
+        if name and name in seen:
+            causes.append(duplicate(f"{p}.name", name))
+        seen.add(name)
+        target = c.get("targetContainerName")
+        if target and target not in others:
+            causes.append(Cause("FieldValueNotFound", _body("Not found", target, ""), f"{p}.targetContainerName"))
+        for field_name, value in c.items():
+            if field_name not in _EPHEMERAL_ALLOWED and value not in (None, "", [], {}, False, 0):
+                causes.append(forbidden(f"{p}.{field_name}", "cannot be set for an Ephemeral Container"))
+    return causes
+
+
+def validate_ephemeral_containers_update(new: Obj, old: Obj) -> list[Cause]:
+    """ValidatePodEphemeralContainersUpdate: the new list is valid, and every existing ephemeral
+    container is still there, unchanged."""
+    spec, old_spec = new.get("spec") or {}, old.get("spec") or {}
+    causes = _validate_ephemeral_containers(spec, "spec")
+    by_name = {c.get("name"): c for c in spec.get("ephemeralContainers") or [] if isinstance(c, dict)}
+    for existing in old_spec.get("ephemeralContainers") or []:
+        name = existing.get("name")
+        if name not in by_name:
+            causes.append(forbidden("spec.ephemeralContainers", f'existing ephemeral containers "{name}" may not be '
+                                                                 "removed"))
+        elif semantic(by_name[name]) != semantic(existing):
+            causes.append(forbidden("spec.ephemeralContainers", f'existing ephemeral containers "{name}" may not be '
+                                                                 "changed"))
+    return causes
+
+
 def validate_pod_spec(spec: Any, path: str) -> list[Cause]:
     if not isinstance(spec, dict):
         return [required(path)]
@@ -588,6 +639,8 @@ def _validate_pod(obj: Obj, old: Obj | None) -> list[Cause]:
     causes = validate_pod_spec(obj.get("spec"), "spec")
     if old is not None:
         causes += _validate_pod_update(obj, old)
+    elif isinstance(obj.get("spec"), dict) and obj["spec"].get("ephemeralContainers"):
+        causes.append(forbidden("spec.ephemeralContainers", "cannot be set on create"))
     return causes
 
 

@@ -262,6 +262,49 @@ async def test_eviction_of_a_pending_pod_ignores_budgets(raw: Raw) -> None:
     assert code == 201
 
 
+SMP = "application/strategic-merge-patch+json"
+
+
+def _debugger(name: str = "dbg", **extra) -> dict:
+    return {"spec": {"ephemeralContainers": [{"name": name, "image": "busybox", "stdin": True, "tty": True, **extra}]}}
+
+
+async def test_ephemeral_containers_are_added_through_their_subresource_only(raw: Raw) -> None:
+    await raw.post(PODS, pod("a", node="node-1"))
+    with_one = {**pod("b"), "spec": {**pod("b")["spec"], "ephemeralContainers": [{"name": "x", "image": "busybox"}]}}
+    code, status = await raw.post(PODS, with_one)
+    assert code == 422 and "spec.ephemeralContainers: Forbidden: cannot be set on create" in status["message"]
+    code, added = await raw.patch(f"{PODS}/a/ephemeralcontainers", _debugger(), content_type=SMP)
+    assert code == 200, added
+    (debugger,) = added["spec"]["ephemeralContainers"]
+    assert (debugger["imagePullPolicy"], debugger["terminationMessagePolicy"], debugger["tty"]) == (
+        "Always", "File", True)
+    assert added["spec"]["containers"] == (await raw.get(f"{PODS}/a"))[1]["spec"]["containers"]
+    code, got = await raw.get(f"{PODS}/a/ephemeralcontainers")
+    assert code == 200 and got["kind"] == "Pod" and got["spec"]["ephemeralContainers"][0]["name"] == "dbg"
+    # Existing ones may not change or go; new ones are checked as Kubernetes checks them.
+    code, status = await raw.patch(f"{PODS}/a/ephemeralcontainers", _debugger(image="alpine"), content_type=SMP)
+    assert code == 422 and 'existing ephemeral containers "dbg" may not be changed' in status["message"]
+    code, status = await raw.put(f"{PODS}/a/ephemeralcontainers",
+                                 {**added, "spec": {**added["spec"], "ephemeralContainers": []}})
+    assert code == 422 and 'existing ephemeral containers "dbg" may not be removed' in status["message"]
+    code, status = await raw.patch(f"{PODS}/a/ephemeralcontainers",
+                                   _debugger("c", ports=[{"containerPort": 80}], targetContainerName="nope"),
+                                   content_type=SMP)
+    assert code == 422
+    causes = {(c["field"], c["reason"]) for c in status["details"]["causes"]}
+    # (a patch without $setElementOrder puts the new item first, as Kubernetes' mergeSortedSlice does)
+    assert causes == {("spec.ephemeralContainers[0].name", "FieldValueDuplicate"),
+                      ("spec.ephemeralContainers[0].ports", "FieldValueForbidden"),
+                      ("spec.ephemeralContainers[0].targetContainerName", "FieldValueNotFound")}
+    second = _debugger("second")
+    second["spec"]["$setElementOrder/ephemeralContainers"] = [{"name": "dbg"}, {"name": "second"}]  # as kubectl
+    code, _ = await raw.patch(f"{PODS}/a/ephemeralcontainers", second, content_type=SMP)
+    assert code == 200
+    names = [c["name"] for c in (await raw.get(f"{PODS}/a"))[1]["spec"]["ephemeralContainers"]]
+    assert names == ["dbg", "second"]
+
+
 async def test_update_of_leases_may_create(raw: Raw) -> None:
     lease = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": {"name": "n1"},
              "spec": {"holderIdentity": "n1", "leaseDurationSeconds": 40}}
