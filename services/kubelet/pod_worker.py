@@ -14,6 +14,10 @@ As kubelet's podWorkers + syncPod/syncTerminatingPod. Guarantees:
   probe, a failed postStart hook or a changed container definition kills the container to be
   restarted. activeDeadlineSeconds ends the pod Failed/DeadlineExceeded. A pod that reached
   Succeeded/Failed is never run again.
+- Ephemeral containers (`kubectl debug`, added to spec.ephemeralContainers of a running pod) start
+  once each, before the init containers, with events naming `spec.ephemeralContainers{name}`; they
+  are never restarted, have no probes, and count for neither the pod's phase nor its Ready
+  condition; they are reported in status.ephemeralContainerStatuses and stopped with the pod.
 - Deleting (deletionTimestamp): every running container runs its preStop hook, gets its stop
   signal and, after the grace period (at least `minimum_grace_period`), SIGKILL; the sandbox stops; the final status is
   reported; then the pod is deleted for good (grace 0, precondition uid), and its sandbox removed.
@@ -249,6 +253,8 @@ class PodWorker:
         if not await self.ensure_sandbox(pod):
             return
         by_name = self.containers_by_name()
+        for spec in ephemeral_containers_to_start(pod, by_name):
+            await self.start_container(pod, spec, attempt=0)
         if not await self.sync_init_containers(pod, by_name):
             return
         for spec in pod["spec"].get("containers", []):
@@ -318,7 +324,7 @@ class PodWorker:
                              *, init: bool) -> None:
         latest = history[-1] if history else None
         if latest is None:
-            await self.start_container(pod, spec, attempt=0, init=init)
+            await self.start_container(pod, spec, attempt=0)
         elif latest.state is ContainerState.RUNNING:
             if latest.id in self.restart_on_exit:
                 return  # being killed; it restarts once it has exited
@@ -359,18 +365,18 @@ class PodWorker:
             self.waiting[spec["name"]] = ("CrashLoopBackOff", message)
             self.k.event(pod, WARNING, "BackOff",
                          f"Back-off restarting failed container {spec['name']} in pod {pod_full_name(pod)}",
-                         field_path=_field_path(spec, init))
+                         field_path=field_path(pod, spec["name"]))
             self.wake_after(backoff.remaining(key, finished) + 0.01)
             return
         backoff.next(key, finished)
         self.restart_on_exit.discard(latest.id)
-        await self.start_container(pod, spec, attempt=latest.metadata.attempt + 1, init=init)
+        await self.start_container(pod, spec, attempt=latest.metadata.attempt + 1)
 
     async def kill_for_restart(self, pod: dict[str, Any], spec: dict[str, Any], latest: ContainerStatus,
                                why: str) -> None:
         message = f"Container {spec['name']} {why}, will be restarted"
         log.info("container.killing", key=self.key, container=spec["name"], reason=why)
-        self.k.event(pod, NORMAL, "Killing", message, field_path=_field_path(spec, False))
+        self.k.event(pod, NORMAL, "Killing", message, field_path=field_path(pod, spec["name"]))
         self.restart_on_exit.add(latest.id)
         self.k.probes.remove(latest.id)
         grace = pod["spec"].get("terminationGracePeriodSeconds", 30)
@@ -387,7 +393,7 @@ class PodWorker:
             if not ok:
                 log.info("container.prestop_failed", key=self.key, container=c.metadata.name, message=message[:200])
                 self.k.event(pod, WARNING, "FailedPreStopHook", f"PreStopHook failed: {message}".strip(),
-                             field_path=_field_path(spec, False))
+                             field_path=field_path(pod, spec["name"]))
         left = max(grace - (time.monotonic() - started), self.k.config.minimum_grace_period)
         await self.k.runtime.stop_container(c.id, left)
 
@@ -400,8 +406,8 @@ class PodWorker:
 
     # --- starting one container -----------------------------------------------------------------
 
-    async def start_container(self, pod: dict[str, Any], spec: dict[str, Any], *, attempt: int, init: bool) -> None:
-        name, fp = spec["name"], _field_path(spec, init)
+    async def start_container(self, pod: dict[str, Any], spec: dict[str, Any], *, attempt: int) -> None:
+        name, fp = spec["name"], field_path(pod, spec["name"])
         if not await self.ensure_image(pod, spec, fp):
             return
         try:
@@ -435,7 +441,7 @@ class PodWorker:
         await self.run_created(pod, spec, c.id, c.metadata.attempt)
 
     async def run_created(self, pod: dict[str, Any], spec: dict[str, Any], cid: str, attempt: int) -> None:
-        name, fp = spec["name"], _field_path(spec, spec not in pod["spec"].get("containers", []))
+        name, fp = spec["name"], field_path(pod, spec["name"])
         try:
             await self.k.runtime.start_container(cid)
         except CRIError as exc:
@@ -542,11 +548,18 @@ class PodWorker:
 
     # --- status ---------------------------------------------------------------------------------
 
-    def views(self, pod: dict[str, Any]) -> tuple[list[ContainerView], list[ContainerView]]:
+    def views(self, pod: dict[str, Any]) -> tuple[list[ContainerView], list[ContainerView], list[ContainerView]]:
+        """The init containers', the containers' and the ephemeral containers' views, in spec order."""
         by_name = self.containers_by_name()
         make = lambda spec: self.view(spec, by_name.get(spec["name"], []))  # noqa: E731
         return ([make(s) for s in pod["spec"].get("initContainers") or []],
-                [make(s) for s in pod["spec"].get("containers", [])])
+                [make(s) for s in pod["spec"].get("containers", [])],
+                [self.ephemeral_view(s, by_name.get(s["name"], [])) for s in pod["spec"].get("ephemeralContainers") or []])
+
+    def ephemeral_view(self, spec: dict[str, Any], history: list[ContainerStatus]) -> ContainerView:
+        """Its one container (it is never restarted); never probed, so never ready or started."""
+        cur = self.with_termination_message(spec, history[-1]) if history else None
+        return ContainerView(spec["name"], spec.get("image", ""), cur, waiting=self.waiting.get(spec["name"]))
 
     def view(self, spec: dict[str, Any], history: list[ContainerStatus]) -> ContainerView:
         cur = self.with_termination_message(spec, history[-1]) if history else None
@@ -569,13 +582,13 @@ class PodWorker:
         return dataclasses.replace(c, message=tail.decode(errors="replace"))
 
     async def report_status(self, pod: dict[str, Any], *, terminating: bool = False) -> dict[str, Any] | None:
-        init, main = self.views(pod)
+        init, main, ephemeral = self.views(pod)
         sandbox_ready = bool(self.sandbox_id) and not self.terminated and (
             self.k.runtime.pod_sandbox_status(self.sandbox_id).state is SandboxState.READY)
         status = podstatus.pod_status(
             pod, init, main, host_ip=self.k.node_ip, pod_ip=self.pod_ip, sandbox_ready=sandbox_ready,
             start_time=self.start_time or podstatus.rfc3339(time.time()), qos_class=admission.qos_class(pod),
-            terminating=terminating or self.terminated,
+            terminating=terminating or self.terminated, ephemeral=ephemeral,
         )
         if self.final_reason:
             status.update(phase="Failed", reason=self.final_reason[0], message=self.final_reason[1])
@@ -652,11 +665,8 @@ class PodWorker:
         self.k.probes.remove(c.id)
         log.info("container.killing", key=self.key, container=name, grace_seconds=grace)
         if pod is not None:
-            spec_names = [s["name"] for s in pod["spec"].get("containers", [])]
-            self.k.event(pod, NORMAL, "Killing", f"Stopping container {name}",
-                         field_path=f"spec.{'containers' if name in spec_names else 'initContainers'}{{{name}}}")
-        specs = (pod or {}).get("spec", {}).get("containers", []) + ((pod or {}).get("spec", {}).get("initContainers") or [])
-        spec = next((s for s in specs if s["name"] == name), None)
+            self.k.event(pod, NORMAL, "Killing", f"Stopping container {name}", field_path=field_path(pod, name))
+        spec = next((s for s in all_containers(pod) if s["name"] == name), None) if pod is not None else None
         await self.stop_with_hooks(pod, spec, c, grace)  # its exit is logged as container.exited by the kubelet
 
     async def stop_sandbox(self) -> None:
@@ -697,14 +707,36 @@ def _summary(status: dict[str, Any]) -> tuple:
     return status.get("phase"), status.get("podIP"), tuple(conditions), tuple(containers)
 
 
+def ephemeral_containers_to_start(pod: dict[str, Any], by_name: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    """The ephemeral containers the runtime has never had (computePodActions' EphemeralContainersToStart).
+
+    Each runs at most once: one that exited, or was created and never started, is left as it is. One
+    whose image pull or creation failed has no container yet, so it is tried again (with the image
+    back-off). They start before the init containers, so a debugger can run while those are stuck.
+    `targetContainerName` is not acted on: kubemu's containers all share the host's process
+    namespace, so every process of the pod is already visible from the ephemeral container.
+    """
+    return [spec for spec in pod["spec"].get("ephemeralContainers") or [] if not by_name.get(spec["name"])]
+
+
 def spec_hash(spec: dict[str, Any]) -> str:
     """What identifies a container's definition: a change means a new container, as the kubelet's hash."""
     kept = {k: v for k, v in spec.items() if k not in _UNHASHED}
     return hashlib.sha256(orjson.dumps(kept, option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]
 
 
-def _field_path(spec: dict[str, Any], init: bool) -> str:
-    return f"spec.{'initContainers' if init else 'containers'}{{{spec['name']}}}"
+def all_containers(pod: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every container of the spec: containers, init containers, then ephemeral containers."""
+    spec = pod["spec"]
+    return [*spec.get("containers", []), *(spec.get("initContainers") or []), *(spec.get("ephemeralContainers") or [])]
+
+
+def field_path(pod: dict[str, Any], name: str) -> str:
+    """Where the container is in the pod spec, as events name it: `spec.ephemeralContainers{debugger}`."""
+    for kind in ("containers", "initContainers", "ephemeralContainers"):
+        if any(c.get("name") == name for c in pod["spec"].get(kind) or []):
+            return f"spec.{kind}{{{name}}}"
+    return ""
 
 
 def _duration(seconds: float, *, precise: bool = False) -> str:

@@ -8,6 +8,8 @@ Guarantees:
 - Errors are plain text with the kubelet's wording: unknown pod or container 404, a container that
   has not started `container "web" in pod "nginx" is waiting to start: ContainerCreating` (400),
   no previous container `previous terminated container "web" in pod "nginx" not found` (400).
+- Logs, exec and attach take any container of the pod: a container, an init container or an
+  ephemeral container (`kubectl debug` attaches to its ephemeral container, `kubectl logs -c` reads it).
 - `GET /pods` answers a PodList of the pods this process runs (every hollow node's).
 - One server serves every kubelet of the process (hollow nodes share it).
 """
@@ -25,6 +27,7 @@ from aiohttp import web
 
 from services.kubelet import logs, streaming
 from services.kubelet.kubelet import Kubelet
+from services.kubelet.pod_worker import all_containers
 from services.kubelet.runtime.cri import ContainerState, ContainerStatus, CRIError
 from shared.logging import get_logger
 
@@ -57,9 +60,7 @@ def find_container(kubelets: list[Kubelet], namespace: str, pod: str, container:
         worker = k.worker_for(namespace, pod)
         if worker is None or worker.pod is None:
             continue
-        spec = worker.pod["spec"]
-        names = [c["name"] for c in spec.get("containers", []) + (spec.get("initContainers") or [])]
-        if container not in names:
+        if container not in [c["name"] for c in all_containers(worker.pod)]:
             return None, f'container {container} is not valid for pod {pod}', 400
         history = worker.containers_by_name().get(container, [])
         if previous:  # the instance before the current one, as `kubectl logs --previous` means

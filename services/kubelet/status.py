@@ -15,6 +15,10 @@ kubelet's generateAPIPodStatus/getPhase:
 - `containerStatuses`/`initContainerStatuses` in spec order: state waiting{reason, message} /
   running{startedAt} / terminated{exitCode, reason, message, startedAt, finishedAt, containerID},
   lastState, ready, started, restartCount, image, imageID, containerID `kubemu://<id>`.
+- `ephemeralContainerStatuses`, one per spec.ephemeralContainers entry, in spec order, shaped the
+  same but never ready, restartCount 0 and without `started` (the kubelet's prober sets that only
+  for containers and init containers); waiting PodInitializing in a pod with init containers,
+  else ContainerCreating, until it has run. They count for neither phase nor conditions.
 - podIP/podIPs, hostIP/hostIPs, startTime, qosClass.
 """
 
@@ -100,6 +104,14 @@ def container_status(v: ContainerView, *, default_waiting: str = "ContainerCreat
     }
     if cur is not None:
         out["containerID"] = f"{CONTAINER_ID_SCHEME}://{cur.id}"
+    return out
+
+
+def ephemeral_container_status(v: ContainerView, *, has_init_containers: bool) -> dict[str, Any]:
+    """As convertToAPIContainerStatuses for spec.ephemeralContainers: no probe ever sets started or ready."""
+    out = container_status(v, default_waiting="PodInitializing" if has_init_containers else "ContainerCreating")
+    del out["started"]
+    out["ready"] = False
     return out
 
 
@@ -205,7 +217,7 @@ def _gate_problem(pod: dict[str, Any], old: dict[str, dict]) -> str:
 
 def pod_status(pod: dict[str, Any], init: list[ContainerView], main: list[ContainerView], *, host_ip: str,
                pod_ip: str, sandbox_ready: bool, start_time: str, qos_class: str, terminating: bool = False,
-               now: str | None = None) -> dict[str, Any]:
+               now: str | None = None, ephemeral: list[ContainerView] | None = None) -> dict[str, Any]:
     now = now or rfc3339(time.time())
     pod_phase = phase(pod, init, main, terminating=terminating)
     init_done = _init_summary(init, pod["spec"].get("restartPolicy", "Always"))[0]
@@ -221,6 +233,9 @@ def pod_status(pod: dict[str, Any], init: list[ContainerView], main: list[Contai
         status["podIP"], status["podIPs"] = pod_ip, [{"ip": pod_ip}]
     if init:
         status["initContainerStatuses"] = [container_status(v, default_waiting="PodInitializing") for v in init]
+    if ephemeral:
+        status["ephemeralContainerStatuses"] = [ephemeral_container_status(v, has_init_containers=bool(init))
+                                                for v in ephemeral]
     return status
 
 
