@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import shutil
+import subprocess
+
 import aiohttp
+import pytest
 
 from shared.resources import EVENTS, PODS
 from tests.integration.kubelet.conftest import condition, container_status, pod_manifest, wait_pod, watch_pod
@@ -46,3 +51,23 @@ async def test_an_ephemeral_container_appended_to_a_running_pod_runs_once(start_
     events = (await api.list(EVENTS, "default"))["items"]
     paths = {(e["reason"], e["involvedObject"].get("fieldPath")) for e in events if e["involvedObject"]["name"] == "app"}
     assert {("Created", "spec.ephemeralContainers{debugger}"), ("Started", "spec.ephemeralContainers{debugger}")} <= paths
+
+
+async def test_kubectl_debug_runs_its_container_and_kubectl_logs_reads_it(start_kubelet, api, apiserver) -> None:
+    if shutil.which("kubectl") is None:
+        pytest.skip("no kubectl on PATH")
+    k = await start_kubelet()
+    await api.create(PODS, pod_manifest("dbg", k.config.node_name,
+                                        {"name": "c", "image": "busybox", "command": ["sleep", "300"]}))
+    await wait_pod(api, "dbg", lambda p: condition(p, "Ready") == "True", what="Ready")
+    out = await asyncio.to_thread(_kubectl, apiserver, "debug", "dbg", "--image=busybox", "--container=debugger",
+                                  "--", "sh", "-c", "echo from the debugger")
+    assert out.returncode == 0, out.stderr
+    await wait_pod(api, "dbg", lambda p: "terminated" in ephemeral_status(p).get("state", {}), what="debugger done")
+    logs = await asyncio.to_thread(_kubectl, apiserver, "logs", "dbg", "-c", "debugger")
+    assert logs.stdout == "from the debugger\n", logs.stderr
+
+
+def _kubectl(apiserver, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["kubectl", "--kubeconfig", str(apiserver.kubeconfig), *args], capture_output=True, check=False,
+                          text=True, timeout=30)
