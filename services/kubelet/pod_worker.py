@@ -552,9 +552,9 @@ class PodWorker:
         """The init containers', the containers' and the ephemeral containers' views, in spec order."""
         by_name = self.containers_by_name()
         make = lambda spec: self.view(spec, by_name.get(spec["name"], []))  # noqa: E731
-        return ([make(s) for s in pod["spec"].get("initContainers") or []],
-                [make(s) for s in pod["spec"].get("containers", [])],
-                [self.ephemeral_view(s, by_name.get(s["name"], [])) for s in pod["spec"].get("ephemeralContainers") or []])
+        spec = pod["spec"]
+        return ([make(s) for s in spec.get("initContainers") or []], [make(s) for s in spec.get("containers", [])],
+                [self.ephemeral_view(s, by_name.get(s["name"], [])) for s in spec.get("ephemeralContainers") or []])
 
     def ephemeral_view(self, spec: dict[str, Any], history: list[ContainerStatus]) -> ContainerView:
         """Its one container (it is never restarted); never probed, so never ready or started."""

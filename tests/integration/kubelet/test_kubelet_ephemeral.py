@@ -49,8 +49,10 @@ async def test_an_ephemeral_container_appended_to_a_running_pod_runs_once(start_
             assert r.status == 400 and "not running" in await r.text()  # known, but it has exited
 
     events = (await api.list(EVENTS, "default"))["items"]
-    paths = {(e["reason"], e["involvedObject"].get("fieldPath")) for e in events if e["involvedObject"]["name"] == "app"}
-    assert {("Created", "spec.ephemeralContainers{debugger}"), ("Started", "spec.ephemeralContainers{debugger}")} <= paths
+    paths = {(e["reason"], e["involvedObject"].get("fieldPath"))
+             for e in events if e["involvedObject"]["name"] == "app"}
+    where = "spec.ephemeralContainers{debugger}"
+    assert {("Created", where), ("Started", where)} <= paths
 
 
 async def test_kubectl_debug_runs_its_container_and_kubectl_logs_reads_it(start_kubelet, api, apiserver) -> None:
@@ -69,5 +71,5 @@ async def test_kubectl_debug_runs_its_container_and_kubectl_logs_reads_it(start_
 
 
 def _kubectl(apiserver, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["kubectl", "--kubeconfig", str(apiserver.kubeconfig), *args], capture_output=True, check=False,
-                          text=True, timeout=30)
+    return subprocess.run(["kubectl", "--kubeconfig", str(apiserver.kubeconfig), *args], capture_output=True,
+                          check=False, text=True, timeout=30)

@@ -82,7 +82,8 @@ def test_an_ephemeral_container_not_yet_run_waits(has_inits, reason) -> None:
 def test_ephemeral_containers_count_for_neither_phase_nor_ready() -> None:
     p = debug_pod("debugger")
     main = [ContainerView("c", "nginx", cs("c", RUN), ready=True, started=True)]
-    for ephemeral in (ContainerView("debugger", "busybox"), ContainerView("debugger", "busybox", cs("debugger", EXIT, 1))):
+    waiting, failed = ContainerView("debugger", "busybox"), ContainerView("debugger", "busybox", cs("debugger", EXIT, 1))
+    for ephemeral in (waiting, failed):
         out = status.pod_status(p, [], main, host_ip="10.0.0.1", pod_ip="10.1.0.2", sandbox_ready=True,
                                 start_time="t", qos_class="BestEffort", ephemeral=[ephemeral])
         assert out["phase"] == "Running"
@@ -133,15 +134,13 @@ def ephemeral_state(k: Kubelet) -> dict:
 
 async def test_a_running_pod_starts_its_new_ephemeral_container_once_and_stays_ready(kubelet: Kubelet) -> None:
     plain = debug_pod()
-    del plain["spec"]["ephemeralContainers"], plain["spec"]["initContainers"]
+    del plain["spec"]["ephemeralContainers"]
     kubelet.on_pod(plain)
     await until(lambda: containers(kubelet, "c") and containers(kubelet, "c")[0].state is RUN)
     main_id = containers(kubelet, "c")[0].id
     kubelet.recorder.events.clear()
 
-    debugged = debug_pod("debugger")
-    del debugged["spec"]["initContainers"]
-    kubelet.on_pod(debugged)
+    kubelet.on_pod(debug_pod("debugger"))
     await until(lambda: "running" in ephemeral_state(kubelet))
     assert [(r, f) for r, f, _ in kubelet.recorder.events] == [
         ("Pulling", "spec.ephemeralContainers{debugger}"), ("Pulled", "spec.ephemeralContainers{debugger}"),
@@ -162,8 +161,7 @@ async def test_a_running_pod_starts_its_new_ephemeral_container_once_and_stays_r
 
 
 async def test_a_running_ephemeral_container_is_stopped_with_the_pod(kubelet: Kubelet) -> None:
-    p = debug_pod("debugger")
-    kubelet.on_pod(p)
+    kubelet.on_pod(debug_pod("debugger"))
     await until(lambda: "running" in ephemeral_state(kubelet))
     deleting = debug_pod("debugger")
     deleting["metadata"].update(deletionTimestamp="2026-01-01T00:00:00Z", deletionGracePeriodSeconds=1)
