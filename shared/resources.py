@@ -66,6 +66,10 @@ CONTROLLERREVISIONS = ResourceRef("apps", "v1", "controllerrevisions", "Controll
 ENDPOINTSLICES = ResourceRef("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", True)
 LEASES = ResourceRef("coordination.k8s.io", "v1", "leases", "Lease", True)
 PODDISRUPTIONBUDGETS = ResourceRef("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", True)
+ROLES = ResourceRef("rbac.authorization.k8s.io", "v1", "roles", "Role", True)
+ROLEBINDINGS = ResourceRef("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", True)
+CLUSTERROLES = ResourceRef("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", False)
+CLUSTERROLEBINDINGS = ResourceRef("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", False)
 PRIORITYCLASSES = ResourceRef("scheduling.k8s.io", "v1", "priorityclasses", "PriorityClass", False)
 JOBS = ResourceRef("batch", "v1", "jobs", "Job", True)
 CRONJOBS = ResourceRef("batch", "v1", "cronjobs", "CronJob", True)
@@ -73,7 +77,7 @@ CRONJOBS = ResourceRef("batch", "v1", "cronjobs", "CronJob", True)
 ALL: tuple[ResourceRef, ...] = (
     NAMESPACES, NODES, PODS, SERVICES, ENDPOINTS, EVENTS, CONFIGMAPS, SECRETS, SERVICEACCOUNTS,
     DEPLOYMENTS, REPLICASETS, DAEMONSETS, CONTROLLERREVISIONS, JOBS, CRONJOBS, ENDPOINTSLICES, LEASES,
-    PODDISRUPTIONBUDGETS, PRIORITYCLASSES,
+    PODDISRUPTIONBUDGETS, ROLES, ROLEBINDINGS, CLUSTERROLES, CLUSTERROLEBINDINGS, PRIORITYCLASSES,
 )
 
 _BY_KIND = {(r.api_version, r.kind): r for r in ALL}

@@ -67,7 +67,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    default=int(env_default("KUBEMU_MAX_MUTATING_REQUESTS_INFLIGHT", "200")),
                    help="other (mutating) requests served at once, more get 429; 0 for no limit "
                         "(env KUBEMU_MAX_MUTATING_REQUESTS_INFLIGHT)")
+    p.add_argument("--authorization-mode", type=_authorization_mode,
+                   default=env_default("KUBEMU_AUTHORIZATION_MODE", "AlwaysAllow"),
+                   help="comma-separated authorizers: AlwaysAllow (the default, as kube-apiserver's), "
+                        "AlwaysDeny, RBAC (env KUBEMU_AUTHORIZATION_MODE)")
     return p.parse_args(argv)
+
+
+def _authorization_mode(value: str) -> str:
+    from services.apiserver.rbac import MODES
+
+    modes = [m.strip() for m in value.split(",") if m.strip()]
+    unknown = [m for m in modes if m not in MODES]
+    if not modes or unknown:
+        raise argparse.ArgumentTypeError(f"authorization modes {unknown or [value]} are not known; use "
+                                         f"{', '.join(MODES)}")
+    return ",".join(modes)
 
 
 def config_from_args(args: argparse.Namespace) -> ApiServerConfig:
@@ -86,6 +101,7 @@ def config_from_args(args: argparse.Namespace) -> ApiServerConfig:
         bookmark_interval=args.watch_bookmark_interval, compaction_interval=args.etcd_compaction_interval,
         max_requests_inflight=args.max_requests_inflight,
         max_mutating_requests_inflight=args.max_mutating_requests_inflight,
+        authorization_mode=args.authorization_mode,
     )
 
 

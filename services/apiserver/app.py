@@ -23,7 +23,7 @@ import aiohttp
 import prometheus_client
 from aiohttp import web
 
-from services.apiserver import admission, codec, endpoints, errors, priority
+from services.apiserver import admission, codec, endpoints, errors, priority, rbac
 from services.apiserver.allocator import ServiceAllocator
 from services.apiserver.auth import TokenAuthenticator, UserInfo
 from services.apiserver.config import ApiServerConfig
@@ -78,6 +78,11 @@ def create_app(config: ApiServerConfig, *, backend: Any | None = None, registry:
                                  min_request_timeout=config.min_request_timeout,
                                  bookmark_interval=config.bookmark_interval)
     app[endpoints.KUBELET_SCHEME] = config.kubelet_scheme
+    rbac_registry = {plural: registry.get(rbac.RBAC_GROUP, "v1", plural)
+                     for plural in ("roles", "rolebindings", "clusterroles", "clusterrolebindings")}
+    app[endpoints.AUTHZ] = (config.authorization_mode, rbac.RbacAuthorizer(
+        lambda plural: caches[plural].state,
+        lambda plural, name, namespace: store.key(rbac_registry[plural], name, namespace)))
     app.cleanup_ctx.append(_lifecycle)
     app.on_shutdown.append(_end_watches)
     _add_routes(app)
@@ -143,6 +148,7 @@ def _health(request: web.Request, checks: dict[str, bool]) -> web.Response:
 
 
 async def _metrics(request: web.Request) -> web.Response:
+    endpoints.authorize(request, endpoints.attributes(request))
     body = prometheus_client.generate_latest(request.app[METRICS].registry)
     return web.Response(body=body, headers={"Content-Type": prometheus_client.CONTENT_TYPE_LATEST})
 
@@ -297,6 +303,11 @@ async def _bootstrap(app: web.Application, api: Api) -> None:
             await _ensure_kubernetes_service(app, api)
             for name in priority.SYSTEM_CLASSES:
                 await _ensure(api, "priorityclasses", None, priority.system_class(name), group="scheduling.k8s.io")
+            roles, bindings = rbac.bootstrap_policy()  # kube-apiserver's rbac/bootstrap-roles hook
+            for role in roles:
+                await _ensure(api, "clusterroles", None, role, group=rbac.RBAC_GROUP)
+            for binding in bindings:
+                await _ensure(api, "clusterrolebindings", None, binding, group=rbac.RBAC_GROUP)
             # Serve only once every watch cache has listed: a list answered from the store before
             # then could carry a resourceVersion older than the cache's start (410 on the watch).
             for cache in app[CACHES].values():

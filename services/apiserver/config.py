@@ -37,6 +37,9 @@ class ApiServerConfig:
     # kube-apiserver's --max-requests-inflight / --max-mutating-requests-inflight (0: no limit).
     max_requests_inflight: int = 400
     max_mutating_requests_inflight: int = 200
+    # kube-apiserver's --authorization-mode: AlwaysAllow (its default), AlwaysDeny, RBAC; a comma
+    # list is their union. Members of system:masters are always allowed.
+    authorization_mode: str = "AlwaysAllow"
     # Like kube-apiserver's --etcd-compaction-interval: every interval, history older than the
     # previous interval is compacted away (0: never; tests on a shared etcd must not compact).
     compaction_interval: float = 300.0

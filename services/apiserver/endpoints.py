@@ -16,7 +16,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from services.apiserver import codec, compat, errors, eviction, openapi_v2
+from services.apiserver import codec, compat, errors, eviction, openapi_v2, rbac
 from services.apiserver.auth import UserInfo
 from services.apiserver.handlers import RETURN_DELETED, Api, now_rfc3339
 from services.apiserver.registry import Resource
@@ -30,6 +30,7 @@ log = get_logger()
 API_KEY = web.AppKey("api", Api)
 KUBELET_SESSION = web.AppKey("kubelet_session", aiohttp.ClientSession)
 KUBELET_SCHEME = web.AppKey("kubelet_scheme", str)
+AUTHZ = web.AppKey("authz", tuple)  # (--authorization-mode, RbacAuthorizer)
 INFO = web.RequestKey("info", RequestInfo)
 USER_KEY = web.RequestKey("user", UserInfo)
 
@@ -38,11 +39,30 @@ async def version(_: web.Request) -> web.Response:
     return web.json_response(compat.version_info())
 
 
+def attributes(request: web.Request, info: RequestInfo | None = None, *, verb: str = "get") -> rbac.Attributes:
+    """The authorizer's view of a request: a resource request from its RequestInfo, else its path."""
+    user = request.get(USER_KEY)
+    name, groups = (user.name, user.groups) if user else ("system:anonymous", ("system:unauthenticated",))
+    if info is None:
+        return rbac.Attributes(name, groups, verb, False, path=request.path)
+    res = info.resource
+    return rbac.Attributes(name, groups, info.verb, True, res.group, res.plural, info.subresource or "",
+                           info.namespace or "", info.name or "")
+
+
+def authorize(request: web.Request, attrs: rbac.Attributes) -> None:
+    """403 Forbidden unless --authorization-mode allows the request."""
+    mode, authorizer = request.app[AUTHZ]
+    if not rbac.allowed(mode, attrs, authorizer):
+        raise rbac.forbidden(attrs)
+
+
 async def api_root(request: web.Request) -> web.StreamResponse:
     """Everything under /api and /apis."""
     api = request.app[API_KEY]
     parts = [p for p in request.path.split("/") if p]
     if is_discovery_path(parts):
+        authorize(request, attributes(request))
         found = compat.discovery_document(api.registry, request.path, request.headers.get("Accept", ""))
         if found is None:
             raise errors.path_not_found()
@@ -55,10 +75,12 @@ async def api_root(request: web.Request) -> web.StreamResponse:
     watch = request.query.get("watch") in ("true", "1")
     info = parse(api.registry, request.method, parts, watch)
     request[INFO] = info
+    authorize(request, attributes(request, info))
     return await _dispatch(request, api, info)
 
 
 async def openapi(request: web.Request) -> web.Response:
+    authorize(request, attributes(request))
     api = request.app[API_KEY]
     if request.path.rstrip("/") == "/openapi/v2":
         # kubectl 1.27/1.28 validate with the v2 document, and ask for it as protobuf
@@ -76,12 +98,25 @@ async def openapi(request: web.Request) -> web.Response:
 
 
 async def self_subject_access_review(request: web.Request) -> web.Response:
-    """`kubectl auth can-i`: until RBAC lands every authenticated user may do everything."""
+    """`kubectl auth can-i`: the authorizer's answer for the requesting user."""
     body = codec.decode_object(await codec.read_body(request), codec.media_type(request))
+    spec = body.get("spec") if isinstance(body.get("spec"), dict) else {}
+    own = attributes(request)
+    resource = spec.get("resourceAttributes") if isinstance(spec.get("resourceAttributes"), dict) else None
+    if resource is not None:
+        asked = rbac.Attributes(own.user, own.groups, resource.get("verb") or "", True, resource.get("group") or "",
+                                resource.get("resource") or "", resource.get("subresource") or "",
+                                resource.get("namespace") or "", resource.get("name") or "")
+    else:
+        other = spec.get("nonResourceAttributes") if isinstance(spec.get("nonResourceAttributes"), dict) else {}
+        asked = rbac.Attributes(own.user, own.groups, other.get("verb") or "", False, path=other.get("path") or "")
+    mode, authorizer = request.app[AUTHZ]
+    status = {"allowed": rbac.allowed(mode, asked, authorizer)}
+    if not status["allowed"]:
+        status["reason"] = ""
     return codec.respond(request, {
         "kind": "SelfSubjectAccessReview", "apiVersion": "authorization.k8s.io/v1",
-        "metadata": {"creationTimestamp": None}, "spec": body.get("spec") or {},
-        "status": {"allowed": True, "reason": "kubemu authorizes every authenticated user (no RBAC yet)"},
+        "metadata": {"creationTimestamp": None}, "spec": spec, "status": status,
     }, 201)
 
 

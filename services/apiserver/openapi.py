@@ -37,6 +37,7 @@ DISCOVERY = "io.k8s.api.discovery.v1."
 COORD = "io.k8s.api.coordination.v1."
 SCHEDULING = "io.k8s.api.scheduling.v1."
 POLICY = "io.k8s.api.policy.v1."
+RBAC = "io.k8s.api.rbac.v1."
 INT_OR_STRING = "io.k8s.apimachinery.pkg.util.intstr.IntOrString"
 QUANTITY = "io.k8s.apimachinery.pkg.api.resource.Quantity"
 TIME = META + "Time"
@@ -440,6 +441,35 @@ TYPES: dict[str, tuple[str, dict[str, F], tuple]] = {
         "expectedPods": ("integer", "total number of pods counted by this disruption budget"),
         "conditions": ("[]any", "Conditions contain conditions for PDB. The disruption controller sets the DisruptionAllowed condition."),
     }, ("disruptionsAllowed", "currentHealthy", "desiredHealthy", "expectedPods")),
+    RBAC + "Role": _kind("Role is a namespaced, logical grouping of PolicyRules that can be referenced as a unit by a RoleBinding.",
+                         rules=("[]" + RBAC + "PolicyRule", "Rules holds all the PolicyRules for this Role")),
+    RBAC + "ClusterRole": _kind("ClusterRole is a cluster level, logical grouping of PolicyRules that can be referenced as a unit by a RoleBinding or ClusterRoleBinding.",
+                                rules=("[]" + RBAC + "PolicyRule", "Rules holds all the PolicyRules for this ClusterRole"),
+                                aggregationRule=("any", "AggregationRule is an optional field that describes how to build the Rules for this ClusterRole. Not implemented by kubemu (no aggregation controller).")),
+    RBAC + "RoleBinding": _kind("RoleBinding references a role, but does not contain it.  It can reference a Role in the same namespace or a ClusterRole in the global namespace.",
+                                subjects=("[]" + RBAC + "Subject", "Subjects holds references to the objects the role applies to."),
+                                roleRef=(RBAC + "RoleRef", "RoleRef can reference a Role in the current namespace or a ClusterRole in the global namespace. This field is immutable.")),
+    RBAC + "ClusterRoleBinding": _kind("ClusterRoleBinding references a ClusterRole, but not contain it.  It can reference a ClusterRole in the global namespace, and adds who information via Subject.",
+                                       subjects=("[]" + RBAC + "Subject", "Subjects holds references to the objects the role applies to."),
+                                       roleRef=(RBAC + "RoleRef", "RoleRef can only reference a ClusterRole in the global namespace. This field is immutable.")),
+    RBAC + "PolicyRule": _t("PolicyRule holds information that describes a policy rule, but does not contain information about who the rule applies to or which namespace the rule applies to.", {
+        "verbs": ("[]string", "Verbs is a list of Verbs that apply to ALL the ResourceKinds contained in this rule. '*' represents all verbs."),
+        "apiGroups": ("[]string", "APIGroups is the name of the APIGroup that contains the resources.  If multiple API groups are specified, any action requested against one of the enumerated resources in any API group will be allowed. \"\" represents the core API group and \"*\" represents all API groups."),
+        "resources": ("[]string", "Resources is a list of resources this rule applies to. '*' represents all resources."),
+        "resourceNames": ("[]string", "ResourceNames is an optional white list of names that the rule applies to.  An empty set means that everything is allowed."),
+        "nonResourceURLs": ("[]string", "NonResourceURLs is a set of partial urls that a user should have access to.  *s are allowed, but only as the full, final step in the path."),
+    }, ("verbs",)),
+    RBAC + "Subject": _t("Subject contains a reference to the object or user identities a role binding applies to.", {
+        "kind": ("string", "Kind of object being referenced. Values defined by this API group are \"User\", \"Group\", and \"ServiceAccount\"."),
+        "apiGroup": ("string", "APIGroup holds the API group of the referenced subject. Defaults to \"\" for ServiceAccount subjects. Defaults to \"rbac.authorization.k8s.io\" for User and Group subjects."),
+        "name": ("string", "Name of the object being referenced."),
+        "namespace": ("string", "Namespace of the referenced object."),
+    }, ("kind", "name")),
+    RBAC + "RoleRef": _t("RoleRef contains information that points to the role being used", {
+        "apiGroup": ("string", "APIGroup is the group for the resource being referenced"),
+        "kind": ("string", "Kind is the type of resource being referenced"),
+        "name": ("string", "Name is the name of resource being referenced"),
+    }, ("apiGroup", "kind", "name")),
     CORE + "Service": _kind("Service is a named abstraction of software service (for example, mysql) consisting of local port (for example 3306) that the proxy listens on, and the selector that determines which pods will answer requests sent through the proxy.",
                             CORE + "ServiceSpec", "any"),
     CORE + "ServiceSpec": _t("ServiceSpec describes the attributes that a user creates on a service.", {
@@ -606,7 +636,7 @@ _OPEN_TYPES = {CORE + "PodStatus", APPS + "DeploymentStatus", APPS + "ReplicaSet
                BATCH + "CronJobStatus", POLICY + "PodDisruptionBudgetStatus", CORE + "NamespaceStatus"}
 
 _SCHEMA_PREFIX = {"": CORE, "apps": APPS, "batch": BATCH, "discovery.k8s.io": DISCOVERY, "coordination.k8s.io": COORD,
-                  "scheduling.k8s.io": SCHEDULING, "policy": POLICY}
+                  "scheduling.k8s.io": SCHEDULING, "policy": POLICY, "rbac.authorization.k8s.io": RBAC}
 
 
 def schema_name(resource: Resource) -> str:

@@ -1,12 +1,12 @@
 """Kubernetes' protobuf wire format, decoded into the JSON shapes, for the kinds kubectl sends so.
 
-`kubectl create namespace|configmap|secret|serviceaccount|service|deployment|job|cronjob|pdb|priorityclass`
-send their object as
+`kubectl create namespace|configmap|secret|serviceaccount|service|deployment|job|cronjob|pdb|priorityclass|
+role|clusterrole|rolebinding|clusterrolebinding` send their object as
 `application/vnd.kubernetes.protobuf` (the `k8s\\x00` magic, then a `runtime.Unknown` envelope
 with typeMeta and the raw message). Guarantees: `decode(data)` returns the object as a dict, the way
 Go's JSON encoding of it would read (empty strings, false and zero non-pointer fields omitted),
 for Namespace, ConfigMap, Secret, ServiceAccount, Service, Deployment, ReplicaSet, Job, CronJob,
-PodDisruptionBudget, PriorityClass, Pod and
+PodDisruptionBudget, PriorityClass, the RBAC kinds, Pod and
 SelfSubjectAccessReview (`kubectl auth can-i`); fields
 this table does not model are dropped. Anything malformed or of another kind raises `ProtobufError`.
 Field numbers are those of k8s.io/api's generated.proto.
@@ -89,6 +89,16 @@ MESSAGES: dict[str, dict[int, Field]] = {
                                 3: ("maxUnavailable", "ios", False), 4: _S("unhealthyPodEvictionPolicy")},
     "PriorityClass": {1: ("metadata", "ObjectMeta", False), 2: ("value", "p", False), 3: ("globalDefault", "b", False),
                       4: _S("description"), 5: _S("preemptionPolicy")},
+    "Role": {1: ("metadata", "ObjectMeta", False), 2: ("rules", "PolicyRule", True)},
+    "ClusterRole": {1: ("metadata", "ObjectMeta", False), 2: ("rules", "PolicyRule", True)},
+    "PolicyRule": {1: _REP_S("verbs"), 2: _REP_S("apiGroups"), 3: _REP_S("resources"), 4: _REP_S("resourceNames"),
+                   5: _REP_S("nonResourceURLs")},
+    "RoleBinding": {1: ("metadata", "ObjectMeta", False), 2: ("subjects", "Subject", True),
+                    3: ("roleRef", "RoleRef", False)},
+    "ClusterRoleBinding": {1: ("metadata", "ObjectMeta", False), 2: ("subjects", "Subject", True),
+                           3: ("roleRef", "RoleRef", False)},
+    "Subject": {1: _S("kind"), 2: _S("apiGroup"), 3: _S("name"), 4: _S("namespace")},
+    "RoleRef": {1: _S("apiGroup"), 2: _S("kind"), 3: _S("name")},
     "LabelSelector": {1: ("matchLabels", "map", False), 2: ("matchExpressions", "LabelSelectorRequirement", True)},
     "LabelSelectorRequirement": {1: _S("key"), 2: _S("operator"), 3: _REP_S("values")},
     "PodTemplateSpec": {1: ("metadata", "ObjectMeta", False), 2: ("spec", "PodSpec", False)},
@@ -120,7 +130,7 @@ MESSAGES: dict[str, dict[int, Field]] = {
     "NonResourceAttributes": {1: _S("path"), 2: _S("verb")},
 }
 KINDS = ("Namespace", "ConfigMap", "Secret", "ServiceAccount", "Service", "Deployment", "ReplicaSet", "Job", "CronJob",
-         "PodDisruptionBudget", "PriorityClass", "Pod",
+         "PodDisruptionBudget", "PriorityClass", "Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding", "Pod",
          "SelfSubjectAccessReview")
 
 

@@ -4,7 +4,8 @@ Guarantees:
 - Every built-in resource (core/v1 namespaces, nodes, pods, services, endpoints, events, configmaps,
   secrets, serviceaccounts; apps/v1 deployments, replicasets, daemonsets, controllerrevisions;
   batch/v1 jobs, cronjobs; discovery.k8s.io/v1 endpointslices; coordination.k8s.io/v1 leases;
-  policy/v1 poddisruptionbudgets; scheduling.k8s.io/v1 priorityclasses) is described here with Kubernetes' names: group, version,
+  policy/v1 poddisruptionbudgets; rbac.authorization.k8s.io/v1 roles, rolebindings, clusterroles,
+  clusterrolebindings; scheduling.k8s.io/v1 priorityclasses) is described here with Kubernetes' names: group, version,
   kind, plural, singular, short names, categories, subresources, scope.
 - `Resource` is pure data plus pure hooks: `default(obj)` fills in Kubernetes' defaults in place,
   `validate(obj, old)` returns `Cause`s (empty means valid) for the main resource and
@@ -323,6 +324,11 @@ BUILTIN_RESOURCES: tuple[Resource, ...] = (
              allow_create_on_update=True),
     Resource("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", "poddisruptionbudget", True, ("pdb",),
              subresources=("status",)),
+    Resource("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings", "clusterrolebinding",
+             False),
+    Resource("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", "clusterrole", False),
+    Resource("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings", "rolebinding", True),
+    Resource("rbac.authorization.k8s.io", "v1", "Role", "roles", "role", True),
     Resource("scheduling.k8s.io", "v1", "PriorityClass", "priorityclasses", "priorityclass", False, ("pc",)),
 )
 

@@ -656,7 +656,27 @@ PDB_COLUMNS: list[Column] = [
     ("Allowed Disruptions", "integer", 0, "", "Calculated number of pods that may be disrupted at this time."),
     AGE,
 ]
+ROLE_COLUMNS: list[Column] = [
+    NAME, ("Created At", "date", 0, "", "CreationTimestamp is a timestamp representing the server time when this "
+                                        "object was created.")]
+BINDING_COLUMNS: list[Column] = [
+    NAME, ("Role", "string", 0, "", "RoleRef references the Role or ClusterRole this binding grants."), AGE,
+    ("Users", "string", 1, "", "Users in the binding"),
+    ("Groups", "string", 1, "", "Groups in the binding"),
+    ("ServiceAccounts", "string", 1, "", "ServiceAccounts in the binding"),
+]
 DEFAULT_COLUMNS: list[Column] = [NAME, AGE]
+
+
+def _binding_cells(binding: Obj, now: datetime) -> list:
+    ref = binding.get("roleRef") or {}
+    subjects = binding.get("subjects") or []
+    names = {kind: ", ".join(s.get("name", "") for s in subjects if s.get("kind") == kind)
+             for kind in ("User", "Group")}
+    accounts = ", ".join(f"{s.get('namespace', '')}/{s.get('name', '')}" for s in subjects
+                         if s.get("kind") == "ServiceAccount")
+    return [_name(binding), f"{ref.get('kind', '')}/{ref.get('name', '')}", _age(binding, now),
+            names["User"], names["Group"], accounts]
 
 
 def _data_count(obj: Obj) -> int:
@@ -687,6 +707,10 @@ _PRINTERS: dict[str, tuple[list[Column], Callable[[Obj, datetime], list]]] = {
                              lambda o, now: [_name(o), str(_get(o, "spec", "minAvailable", default="N/A")),
                                              str(_get(o, "spec", "maxUnavailable", default="N/A")),
                                              _get(o, "status", "disruptionsAllowed", default=0), _age(o, now)]),
+    "roles": (ROLE_COLUMNS, lambda o, now: [_name(o), _get(o, "metadata", "creationTimestamp", default="")]),
+    "clusterroles": (ROLE_COLUMNS, lambda o, now: [_name(o), _get(o, "metadata", "creationTimestamp", default="")]),
+    "rolebindings": (BINDING_COLUMNS, _binding_cells),
+    "clusterrolebindings": (BINDING_COLUMNS, _binding_cells),
     "priorityclasses": (PRIORITYCLASS_COLUMNS,
                         lambda o, now: [_name(o), _get(o, "value", default=0), bool(o.get("globalDefault")),
                                         _age(o, now), _get(o, "preemptionPolicy", default="")]),
@@ -695,7 +719,7 @@ _PRINTERS: dict[str, tuple[list[Column], Callable[[Obj, datetime], list]]] = {
 
 def _printer(resource: Resource) -> tuple[list[Column], Callable[[Obj, datetime], list]]:
     if resource.group in ("", "apps", "batch", "policy", "discovery.k8s.io", "coordination.k8s.io",
-                          "scheduling.k8s.io") \
+                          "scheduling.k8s.io", "rbac.authorization.k8s.io") \
             and resource.plural in _PRINTERS:
         return _PRINTERS[resource.plural]
     return DEFAULT_COLUMNS, lambda o, now: [_name(o), _age(o, now)]

@@ -11,7 +11,8 @@ Guarantees:
   env, resources quantities and requests <= limits, probes, volumes, policies, tolerations),
   deployment/replicaset/daemonset selectors matching template labels, strategies (a daemonset's
   rolling update: exactly one of maxUnavailable and maxSurge non-zero), controllerrevisions,
-  poddisruptionbudgets (one of minAvailable/maxUnavailable), jobs (generated selector
+  poddisruptionbudgets (one of minAvailable/maxUnavailable), RBAC roles (rules) and bindings (roleRef,
+  immutable; subjects), jobs (generated selector
   and labels, counts, restartPolicy OnFailure/Never, completionMode), cronjobs (schedule, timeZone,
   concurrencyPolicy, the job template), services (ports,
   types, clusterIP, externalName), configmap/secret keys, immutability on update (pod spec apart
@@ -175,7 +176,16 @@ def dns1035_label_errors(value: str) -> list[str]:
     return errors
 
 
-_NAME_RULES = {"Namespace": dns1123_label_errors, "Service": dns1035_label_errors}
+def path_segment_name_errors(name: str) -> list[str]:
+    """path.IsValidPathSegmentName (ValidateRBACName): anything that can be one URL path segment."""
+    if name in (".", ".."):
+        return [f"may not be '{name}'"]
+    return [f"may not contain '{c}'" for c in ("/", "%") if c in name]
+
+
+_NAME_RULES = {"Namespace": dns1123_label_errors, "Service": dns1035_label_errors,
+               **{kind: path_segment_name_errors for kind in ("Role", "ClusterRole", "RoleBinding",
+                                                              "ClusterRoleBinding")}}
 
 
 def name_errors(resource: Resource, name: str, *, prefix: bool = False) -> list[str]:
@@ -1027,6 +1037,72 @@ def _validate_pdb_status(obj: Obj, old: Obj | None) -> list[Cause]:
     return causes + _validate_conditions(status.get("conditions"), "status.conditions")
 
 
+# ---- rbac.authorization.k8s.io ---------------------------------------------------------------------
+
+def _validate_rules(obj: Obj, *, namespaced: bool) -> list[Cause]:
+    """ValidatePolicyRule for each rule: verbs; a resource rule names apiGroups and resources; a
+    namespaced Role may not name non-resource URLs."""
+    causes: list[Cause] = []
+    for i, rule in enumerate(obj.get("rules") or []):
+        path = f"rules[{i}]"
+        if not isinstance(rule, dict):
+            causes.append(invalid(path, rule, "must be an object"))
+            continue
+        if not rule.get("verbs"):
+            causes.append(required(f"{path}.verbs", "verbs must contain at least one value"))
+        urls = rule.get("nonResourceURLs") or []
+        if urls:
+            if namespaced:
+                causes.append(invalid(f"{path}.nonResourceURLs", urls, "namespaced rules cannot apply to "
+                                                                       "non-resource URLs"))
+            if rule.get("apiGroups") or rule.get("resources"):
+                causes.append(invalid(f"{path}.nonResourceURLs", urls, "rules cannot apply to both regular "
+                                                                       "resources and non-resource URLs"))
+            continue
+        if not rule.get("apiGroups"):
+            causes.append(required(f"{path}.apiGroups", "resource rules must supply at least one api group"))
+        if not rule.get("resources"):
+            causes.append(required(f"{path}.resources", "resource rules must supply at least one resource"))
+    return causes
+
+
+def _validate_binding(obj: Obj, old: Obj | None, *, namespaced: bool) -> list[Cause]:
+    """ValidateRoleBinding / ValidateClusterRoleBinding (+ the immutable roleRef of the updates)."""
+    ref = obj.get("roleRef") if isinstance(obj.get("roleRef"), dict) else {}
+    causes: list[Cause] = []
+    if ref.get("apiGroup") != "rbac.authorization.k8s.io":
+        causes.append(not_supported("roleRef.apiGroup", ref.get("apiGroup", ""), ("rbac.authorization.k8s.io",)))
+    kinds = ("ClusterRole", "Role") if namespaced else ("ClusterRole",)
+    if ref.get("kind") not in kinds:
+        causes.append(not_supported("roleRef.kind", ref.get("kind", ""), kinds))
+    if not ref.get("name"):
+        causes.append(required("roleRef.name"))
+    for i, subject in enumerate(obj.get("subjects") or []):
+        path = f"subjects[{i}]"
+        subject = subject if isinstance(subject, dict) else {}
+        kind = subject.get("kind")
+        if not subject.get("name"):
+            causes.append(required(f"{path}.name"))
+        if kind == "ServiceAccount":
+            if subject.get("apiGroup"):
+                causes.append(not_supported(f"{path}.apiGroup", subject["apiGroup"], ("",)))
+            if not namespaced and not subject.get("namespace"):
+                causes.append(required(f"{path}.namespace"))
+        elif kind in ("User", "Group"):
+            if subject.get("apiGroup") != "rbac.authorization.k8s.io":
+                causes.append(not_supported(f"{path}.apiGroup", subject.get("apiGroup", ""),
+                                            ("rbac.authorization.k8s.io",)))
+        else:
+            causes.append(not_supported(f"{path}.kind", kind or "", ("ServiceAccount", "User", "Group"),
+                                        ordered=True))
+    if old is not None and semantic(old.get("roleRef")) != semantic(obj.get("roleRef")):
+        old_ref = old.get("roleRef") or {}
+        raw = (f'rbac.RoleRef{{APIGroup:{json.dumps(old_ref.get("apiGroup", ""))}, '
+               f'Kind:{json.dumps(old_ref.get("kind", ""))}, Name:{json.dumps(old_ref.get("name", ""))}}}')
+        causes.append(_invalid_raw("roleRef", raw, "cannot change roleRef"))
+    return causes
+
+
 def _selector_immutable(obj: Obj, old: Obj | None) -> list[Cause]:
     if old is None:
         return []
@@ -1428,6 +1504,11 @@ _VALIDATORS = {
     ("coordination.k8s.io", "Lease"): _validate_lease,
     ("scheduling.k8s.io", "PriorityClass"): _validate_priority_class,
     ("policy", "PodDisruptionBudget"): _validate_pdb,
+    ("rbac.authorization.k8s.io", "Role"): lambda obj, old: _validate_rules(obj, namespaced=True),
+    ("rbac.authorization.k8s.io", "ClusterRole"): lambda obj, old: _validate_rules(obj, namespaced=False),
+    ("rbac.authorization.k8s.io", "RoleBinding"): lambda obj, old: _validate_binding(obj, old, namespaced=True),
+    ("rbac.authorization.k8s.io", "ClusterRoleBinding"): lambda obj, old: _validate_binding(obj, old,
+                                                                                           namespaced=False),
 }
 
 

@@ -22,7 +22,8 @@ KUBECTL_132_ACCEPT = ("application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDi
 def test_api_versions_and_groups() -> None:
     assert api_versions()["versions"] == ["v1"]
     groups = {g["name"]: g for g in api_group_list(REGISTRY)["groups"]}
-    assert set(groups) == {"apps", "batch", "discovery.k8s.io", "coordination.k8s.io", "policy", "scheduling.k8s.io"}
+    assert set(groups) == {"apps", "batch", "discovery.k8s.io", "coordination.k8s.io", "policy",
+                           "rbac.authorization.k8s.io", "scheduling.k8s.io"}
     assert groups["apps"]["preferredVersion"] == {"groupVersion": "apps/v1", "version": "v1"}
     assert api_group(REGISTRY, "apps")["kind"] == "APIGroup"
     assert api_group(REGISTRY, "storage.k8s.io") is None
@@ -71,8 +72,9 @@ def test_aggregated_documents() -> None:
     assert pods["scope"] == "Namespaced" and pods["shortNames"] == ["po"]
     assert {s["subresource"] for s in pods["subresources"]} >= {"status", "binding"}
     named = aggregated_discovery(REGISTRY, legacy=False, content_type=ctype)
-    assert [i["metadata"]["name"] for i in named["items"]] == ["apps", "batch", "discovery.k8s.io",
-                                                                 "coordination.k8s.io", "policy", "scheduling.k8s.io"]
+    assert [i["metadata"]["name"] for i in named["items"]] == [
+        "apps", "batch", "discovery.k8s.io", "coordination.k8s.io", "policy", "rbac.authorization.k8s.io",
+        "scheduling.k8s.io"]
     deploy = next(r for r in named["items"][0]["versions"][0]["resources"] if r["resource"] == "deployments")
     scale = next(s for s in deploy["subresources"] if s["subresource"] == "scale")
     assert scale["responseKind"] == {"group": "autoscaling", "version": "v1", "kind": "Scale"}

@@ -19,7 +19,8 @@ from services.apiserver.registry import REGISTRY
 def test_root_lists_every_group_version() -> None:
     root = openapi_v3_root(REGISTRY)
     assert set(root["paths"]) == {"api/v1", "apis/apps/v1", "apis/batch/v1", "apis/discovery.k8s.io/v1",
-                                  "apis/coordination.k8s.io/v1", "apis/policy/v1", "apis/scheduling.k8s.io/v1"}
+                                  "apis/coordination.k8s.io/v1", "apis/policy/v1", "apis/rbac.authorization.k8s.io/v1",
+                                  "apis/scheduling.k8s.io/v1"}
     assert root["paths"]["api/v1"]["serverRelativeURL"].startswith("/openapi/v3/api/v1?hash=")
 
 

@@ -26,6 +26,10 @@ NAMES = [
     ("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", True, (), False),
     ("coordination.k8s.io", "v1", "leases", "Lease", True, (), False),
     ("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", True, ("pdb",), False),
+    ("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", False, (), False),
+    ("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", False, (), False),
+    ("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", True, (), False),
+    ("rbac.authorization.k8s.io", "v1", "roles", "Role", True, (), False),
     ("scheduling.k8s.io", "v1", "priorityclasses", "PriorityClass", False, ("pc",), False),
 ]
 
