@@ -163,6 +163,8 @@ async def _request_middleware(request: web.Request, handler: Handler) -> web.Str
             user = request.app[AUTH].authenticate(request.headers.get("Authorization"))
             if user is None:
                 raise errors.unauthorized()
+            if "Impersonate-User" in request.headers or "Impersonate-Group" in request.headers:
+                user = _impersonate(request, user)
             request[USER] = user
         release = request.app[INFLIGHT].admit(request_kind(request), user.groups if user else ())
         if release is None:
@@ -189,6 +191,22 @@ async def _request_middleware(request: web.Request, handler: Handler) -> web.Str
         return codec.status_response(errors.internal(f"{type(exc).__name__}: {exc}"))
     finally:
         _record(request, user, code, time.monotonic() - started)
+
+
+def _impersonate(request: web.Request, user: UserInfo) -> UserInfo:
+    """kube-apiserver's impersonation filter (`kubectl --as`, `--as-group`): the requesting user
+    must be allowed `impersonate` on the users and groups named; the request then runs as that
+    user, in system:authenticated."""
+    name = request.headers.get("Impersonate-User", "")
+    groups = tuple(request.headers.getall("Impersonate-Group", ()))
+    if not name:
+        raise errors.internal("requested groups without impersonating a user")
+    asked = [("users", name)] + [("groups", group) for group in groups]
+    for resource, target in asked:
+        attrs = rbac.Attributes(user.name, user.groups, "impersonate", True, "", resource, name=target)
+        endpoints.authorize(request, attrs)
+    extra = () if name == "system:anonymous" else ("system:authenticated",)
+    return UserInfo(name, "", groups + extra)
 
 
 def _http_error(exc: web.HTTPException) -> errors.ApiStatusError:
@@ -312,11 +330,26 @@ async def _bootstrap(app: web.Application, api: Api) -> None:
             # then could carry a resourceVersion older than the cache's start (410 on the watch).
             for cache in app[CACHES].values():
                 await cache.wait_ready(app[CONFIG].storage_timeout)
+            # Ready once the authorizer sees the bootstrap policy (kube-apiserver's
+            # rbac/bootstrap-roles post-start hook holds /readyz the same way).
+            await _until_cached(app[CACHES], {"clusterroles": [r["metadata"]["name"] for r in roles],
+                                              "clusterrolebindings": [b["metadata"]["name"] for b in bindings]},
+                                app[CONFIG].storage_timeout)
             return
         except (errors.ApiStatusError, OSError) as exc:
             log.warning("apiserver.bootstrap_retry", error=str(exc))
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
+
+
+async def _until_cached(caches: dict[str, WatchCache], names: dict[str, list[str]], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        present = {(plural, (obj.get("metadata") or {}).get("name")) for plural in names
+                   for obj in caches[plural].state.values()}
+        if all((plural, name) in present for plural, wanted in names.items() for name in wanted):
+            return
+        await asyncio.sleep(0.02)
 
 
 async def _rebuild_allocations(api: Api) -> None:

@@ -110,6 +110,8 @@ def components(s: Settings) -> list[list[Component]]:
         *py, "services.apiserver", *store, *common,
         "--bind-address", "127.0.0.1", "--port", str(s.api_port),
         "--token-auth-file", str(s.state_dir / "tokens.csv"), "--cert-dir", str(s.state_dir / "pki"),
+        # as kubeadm clusters run (kube-apiserver's own default is AlwaysAllow)
+        "--authorization-mode", os.environ.get("KUBEMU_AUTHORIZATION_MODE", "RBAC"),
     ], f"{s.server}/readyz", [("127.0.0.1", s.api_port)])])
     stages.append([
         Component("controller-manager", [

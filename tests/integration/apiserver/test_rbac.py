@@ -98,3 +98,20 @@ def test_cluster_role_binding_to_view(as_admin, as_bob) -> None:
     assert as_bob("get", "secrets").returncode == 1  # view does not read secrets
     assert yaml.safe_load(as_admin("get", "clusterrolebinding", "bob-views", "-o", "yaml").stdout)["roleRef"] == {
         "apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"}
+
+
+def test_impersonation(as_admin, as_bob) -> None:
+    # cluster-admin may impersonate; kubectl --as sends Impersonate-User
+    denied = as_admin("get", "secrets", "--as=system:kube-proxy")
+    assert 'secrets is forbidden: User "system:kube-proxy" cannot list resource "secrets" in API group "" in ' \
+           'the namespace "default"' in denied.stderr
+    assert as_admin("auth", "can-i", "list", "endpointslices.discovery.k8s.io", "--as=system:kube-proxy"
+                    ).stdout.strip() == "yes"
+    assert as_admin("auth", "can-i", "create", "pods", "--subresource=binding", "--as=system:kube-scheduler"
+                    ).stdout.strip() == "yes"
+    assert as_admin("auth", "can-i", "create", "pods", "--as=system:kube-scheduler").stdout.strip() == "no"
+    grouped = as_admin("get", "nodes", "--as=someone", "--as-group=system:masters")
+    assert grouped.returncode == 0, grouped.stderr
+    refused = as_bob("get", "pods", "--as=admin")
+    assert 'users "admin" is forbidden: User "bob" cannot impersonate resource "users" in API group "" at the ' \
+           'cluster scope' in refused.stderr
