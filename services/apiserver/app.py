@@ -112,6 +112,8 @@ def _add_routes(app: web.Application) -> None:
     app.router.add_get("/metrics", _metrics)
     app.router.add_post("/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
                         endpoints.self_subject_access_review)
+    app.router.add_post("/apis/authorization.k8s.io/v1/selfsubjectrulesreviews",
+                        endpoints.self_subject_rules_review)
     app.router.add_post("/apis/authentication.k8s.io/v1/selfsubjectreviews", endpoints.self_subject_review)
     app.router.add_route("*", "/api", endpoints.api_root)
     app.router.add_route("*", "/apis", endpoints.api_root)

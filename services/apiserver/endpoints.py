@@ -120,6 +120,19 @@ async def self_subject_access_review(request: web.Request) -> web.Response:
     }, 201)
 
 
+async def self_subject_rules_review(request: web.Request) -> web.Response:
+    """`kubectl auth can-i --list`: the rules the requesting user holds in a namespace."""
+    body = codec.decode_object(await codec.read_body(request), codec.media_type(request))
+    spec = body.get("spec") if isinstance(body.get("spec"), dict) else {}
+    own = attributes(request)
+    mode, authorizer = request.app[AUTHZ]
+    status = rbac.rules_review(mode, own.user, own.groups, spec.get("namespace") or "", authorizer)
+    return codec.respond(request, {
+        "kind": "SelfSubjectRulesReview", "apiVersion": "authorization.k8s.io/v1",
+        "metadata": {"creationTimestamp": None}, "spec": spec, "status": status,
+    }, 201)
+
+
 async def self_subject_review(request: web.Request) -> web.Response:
     """`kubectl auth whoami`: the user this request authenticated as."""
     user = request.get(USER_KEY)

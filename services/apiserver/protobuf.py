@@ -128,10 +128,12 @@ MESSAGES: dict[str, dict[int, Field]] = {
     "ResourceAttributes": {1: _S("namespace"), 2: _S("verb"), 3: _S("group"), 4: _S("version"), 5: _S("resource"),
                            6: _S("subresource"), 7: _S("name")},
     "NonResourceAttributes": {1: _S("path"), 2: _S("verb")},
+    "SelfSubjectRulesReview": {1: ("metadata", "ObjectMeta", False), 2: ("spec", "SelfSubjectRulesReviewSpec", False)},
+    "SelfSubjectRulesReviewSpec": {1: _S("namespace")},
 }
 KINDS = ("Namespace", "ConfigMap", "Secret", "ServiceAccount", "Service", "Deployment", "ReplicaSet", "Job", "CronJob",
          "PodDisruptionBudget", "PriorityClass", "Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding", "Pod",
-         "SelfSubjectAccessReview")
+         "SelfSubjectAccessReview", "SelfSubjectRulesReview")
 
 
 def decode(data: bytes) -> dict[str, Any]:

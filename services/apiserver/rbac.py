@@ -130,6 +130,40 @@ class RbacAuthorizer:
         return False
 
 
+    def rules_for(self, user: str, groups: tuple[str, ...], namespace: str) -> list[Obj]:
+        """RulesFor: every rule the user's cluster bindings grant, and its role bindings' in `namespace`."""
+        who = Attributes(user, groups, "", True, namespace=namespace)
+        rules: list[Obj] = []
+        for binding in self._lookup("clusterrolebindings").values():
+            if any(_applies(s, who, "") for s in binding.get("subjects") or ()):
+                rules += self._role_rules(binding.get("roleRef") or {}, None)
+        for binding in self._lookup("rolebindings").values():
+            bound_ns = (binding.get("metadata") or {}).get("namespace") or ""
+            if namespace and bound_ns == namespace and any(_applies(s, who, bound_ns)
+                                                           for s in binding.get("subjects") or ()):
+                rules += self._role_rules(binding.get("roleRef") or {}, bound_ns)
+        return rules
+
+
+def rules_review(mode: str, user: str, groups: tuple[str, ...], namespace: str,
+                 rbac: RbacAuthorizer | None) -> Obj:
+    """SelfSubjectRulesReview's status: the union of what each configured authorizer grants."""
+    resource_rules: list[Obj] = []
+    non_resource: list[Obj] = []
+    for one in mode.split(","):
+        if one == "AlwaysAllow":
+            resource_rules.append({"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]})
+            non_resource.append({"verbs": ["*"], "nonResourceURLs": ["*"]})
+        elif one == "RBAC" and rbac is not None:
+            for rule in rbac.rules_for(user, groups, namespace):
+                if rule.get("nonResourceURLs"):
+                    non_resource.append({"verbs": rule.get("verbs") or [], "nonResourceURLs": rule["nonResourceURLs"]})
+                else:
+                    resource_rules.append({k: rule[k] for k in ("verbs", "apiGroups", "resources", "resourceNames")
+                                           if rule.get(k)})
+    return {"resourceRules": resource_rules, "nonResourceRules": non_resource, "incomplete": False}
+
+
 def allowed(mode: str, attrs: Attributes, rbac: RbacAuthorizer | None) -> bool:
     """The union of the configured authorizers (`--authorization-mode`, comma-separated)."""
     if MASTERS in attrs.groups:

@@ -115,3 +115,20 @@ def test_impersonation(as_admin, as_bob) -> None:
     refused = as_bob("get", "pods", "--as=admin")
     assert 'users "admin" is forbidden: User "bob" cannot impersonate resource "users" in API group "" at the ' \
            'cluster scope' in refused.stderr
+
+
+def test_can_i_list_shows_the_rules(as_admin, as_bob) -> None:
+    as_admin("create", "role", "cm-reader", "--verb=get,list", "--resource=configmaps")
+    as_admin("create", "rolebinding", "bob-cm", "--role=cm-reader", "--user=bob")
+    import time
+    deadline = time.monotonic() + 5
+    while "configmaps" not in as_bob("auth", "can-i", "--list").stdout and time.monotonic() < deadline:
+        time.sleep(0.1)
+    rows = [line.split() for line in as_bob("auth", "can-i", "--list").stdout.strip().splitlines()]
+    assert rows[0][:4] == ["Resources", "Non-Resource", "URLs", "Resource"]
+    assert ["configmaps", "[]", "[]", "[get", "list]"] in rows
+    assert any(r[0] == "selfsubjectaccessreviews.authorization.k8s.io" for r in rows)
+    assert ["[/version]", "[]", "[get]"] in rows  # a non-resource rule: the Resources column is empty
+    assert "configmaps" not in as_bob("auth", "can-i", "--list", "-n", "kube-system").stdout
+    admin_rows = [line.split() for line in as_admin("auth", "can-i", "--list").stdout.splitlines()]
+    assert ["*.*", "[]", "[]", "[*]"] in admin_rows  # cluster-admin, bound to system:masters
