@@ -858,6 +858,14 @@ def cron_schedule_error(schedule: str) -> str | None:
     from croniter import croniter
 
     fields = schedule.split()
+    if schedule.startswith("@every "):
+        from shared.durations import parse_go_duration
+
+        try:
+            parse_go_duration(schedule[len("@every "):])
+        except ValueError as exc:
+            return f"failed to parse duration {schedule}: {exc}"
+        return None
     if schedule.startswith("@"):
         if schedule.strip() in _CRON_DESCRIPTORS:
             return None

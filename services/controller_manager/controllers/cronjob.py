@@ -21,7 +21,7 @@ ownerReference names it):
   for the next schedule time (+100 ms), as the real controller's requeueAfter.
 Kubernetes 1.32 looks for unmet times only inside the starting deadline, so a time that fell out
 of it is skipped without a word: its MissSchedule event can no longer fire and is not emitted.
-Not implemented: `TZ=`/`CRON_TZ=` inside spec.schedule and `@every` (the API server rejects both).
+Not implemented: `TZ=`/`CRON_TZ=` inside spec.schedule (the API server rejects it).
 """
 
 from __future__ import annotations

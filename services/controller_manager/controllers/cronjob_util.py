@@ -1,7 +1,8 @@
 """Schedule arithmetic and Jobs for the CronJob controller (k8s pkg/controller/cronjob/utils.go).
 
 Guarantees: schedules are parsed as robfig/cron's `ParseStandard` parses them for Kubernetes (five
-fields or a descriptor such as `@hourly`; croniter does the arithmetic) and evaluated in one time
+fields or a descriptor such as `@hourly`; croniter does the arithmetic; `@every 1h30m` runs every
+so many whole seconds after the previous time, as its ConstantDelaySchedule) and evaluated in one time
 zone; `Schedule.next(t)` is the first activation strictly after `t`, or None for a schedule that
 never fires (robfig/cron's zero time). Times are aware datetimes. Only `remove_from_active`
 changes its argument.
@@ -18,6 +19,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from croniter import croniter
 from croniter.croniter import CroniterBadDateError
 
+from shared.durations import parse_go_duration
+
 from services.controller_manager.objects import meta, name_of, new_controller_ref, parse_time
 
 API_VERSION, KIND = "batch/v1", "CronJob"
@@ -25,6 +28,7 @@ SCHEDULED_TIMESTAMP_ANNOTATION = "batch.kubernetes.io/cronjob-scheduled-timestam
 NEXT_SCHEDULE_DELTA = 0.1  # seconds added to each requeue, so a clock a little behind still fires
 MANY_MISSED = 100
 _DESCRIPTORS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
+EVERY = "@every "
 _NEVER = "time difference between two schedules is less than 1 second"
 
 
@@ -42,7 +46,14 @@ class Schedule:
     """A CronJob's `spec.schedule` in a time zone (robfig/cron's `Schedule`)."""
 
     def __init__(self, expr: str, zone: tzinfo) -> None:
-        if expr.startswith("@"):
+        self.delay: float | None = None  # `@every <duration>`: robfig/cron's ConstantDelaySchedule
+        if expr.startswith(EVERY):
+            try:
+                delay = parse_go_duration(expr[len(EVERY):])
+            except ValueError as exc:
+                raise ScheduleError(f"failed to parse duration {expr}: {exc}") from None
+            self.delay = float(max(int(delay), 1))  # whole seconds, at least one
+        elif expr.startswith("@"):
             if expr.strip() not in _DESCRIPTORS:
                 raise ScheduleError(f"unrecognized descriptor: {expr}")
         else:
@@ -54,6 +65,8 @@ class Schedule:
         self.expr, self.zone = expr.strip(), zone
 
     def next(self, t: datetime) -> datetime | None:
+        if self.delay is not None:
+            return t.replace(microsecond=0) + timedelta(seconds=self.delay)
         try:
             return croniter(self.expr, t.astimezone(self.zone)).get_next(datetime)
         except CroniterBadDateError:  # e.g. "0 0 31 2 *": no such day

@@ -412,6 +412,10 @@ def at(hh: int, mm: int, ss: int = 0, day: int = 1) -> datetime:
     ("0 * * * *", at(9, 1), at(10, 0, 9), 10, at(10, 0), cu.Missed.NONE),
     ("0 * * * *", at(9, 1), at(10, 0, day=8), 2 * 3600, at(10, 0, day=8), cu.Missed.FEW),
     ("30 6-16/4 * * 1-5", at(9, 1), at(9, 0, day=5), None, at(6, 30, day=5), cu.Missed.FEW),  # Thu to Mon
+    # @every: a constant delay after the last time (ConstantDelaySchedule), not clock-aligned
+    ("@every 90m", at(9, 1), at(10, 30), None, None, cu.Missed.NONE),
+    ("@every 90m", at(9, 1), at(10, 31), None, at(10, 31), cu.Missed.NONE),
+    ("@every 90m", at(9, 1), at(14, 0), None, at(13, 31), cu.Missed.FEW),
 ])
 def test_next_schedule_time(schedule, last, now, deadline, want, missed):
     cj = cronjob(schedule=schedule, last=last.strftime("%Y-%m-%dT%H:%M:%SZ"), deadline=deadline)
@@ -430,7 +434,8 @@ def test_next_schedule_delay(schedule, last, now, want):
 
 @pytest.mark.parametrize(("schedule", "error"), [
     ("* * * * * *", "expected exactly 5 fields, found 6: [* * * * * *]"),
-    ("@every 1h", "unrecognized descriptor: @every 1h"),
+    ("@every 1x", 'failed to parse duration @every 1x: time: unknown unit "x" in duration "1x"'),
+    ("@sometimes", "unrecognized descriptor: @sometimes"),
     ("61 * * * *", "unparseable schedule"),
 ])
 def test_schedule_parse_errors(schedule, error):

@@ -334,3 +334,16 @@ def test_protobuf_cronjob() -> None:
         "spec": {"schedule": "*/1 * * * *", "timeZone": "UTC", "concurrencyPolicy": "Forbid",
                  "jobTemplate": {"metadata": {"name": "tick"}, "spec": {"template": {"spec": {
                      "containers": [{"name": "c", "image": "busybox"}], "restartPolicy": "OnFailure"}}}}}}
+
+
+@pytest.mark.parametrize("schedule,message", [
+    ("@every 1h30m", None),
+    ("@every 90s", None),
+    ("@every 1x", 'spec.schedule: Invalid value: "@every 1x": failed to parse duration @every 1x: time: unknown '
+                  'unit "x" in duration "1x"'),
+    ("@every 5", 'spec.schedule: Invalid value: "@every 5": failed to parse duration @every 5: time: missing unit '
+                 'in duration "5"'),
+])
+def test_cronjob_every_schedules(schedule, message) -> None:
+    found = messages(validate(CRONJOBS, cron_created(cronjob(schedule))))
+    assert found == ([message] if message else [])
