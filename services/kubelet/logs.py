@@ -56,10 +56,15 @@ class LineAssembler:
         return LogLine(first_stamp, stream, before + content)
 
 
+def entries(data: bytes) -> list[bytes]:
+    """The CRI entries in `data`: split at "\n" only, as a content may hold "\r" (a terminal's "\r\n")."""
+    return [raw for raw in data.split(b"\n") if raw]
+
+
 def parse_lines(data: bytes) -> list[LogLine]:
     assembler = LineAssembler()
     lines = []
-    for raw in data.splitlines():
+    for raw in entries(data):
         line = assembler.feed(raw)
         if line is not None:
             lines.append(line)
@@ -104,7 +109,7 @@ async def follow_log(path: Path, still_running: Callable[[], bool], *, tail_line
         offset += len(chunk)
         pending += chunk
         cut = pending.rfind(b"\n") + 1
-        lines = [assembler.feed(raw) for raw in pending[:cut].splitlines()]
+        lines = [assembler.feed(raw) for raw in entries(pending[:cut])]
         pending = pending[cut:]
         out = b"".join(line.render(timestamps) for line in lines if line is not None)
         if out:

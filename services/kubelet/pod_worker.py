@@ -533,6 +533,7 @@ class PodWorker:
             envs=list(env.items()), working_dir=spec.get("workingDir", ""),
             log_path=f"{spec['name']}/{attempt}.log", ports=ports,
             run_as_user=sc.get("runAsUser"), run_as_group=sc.get("runAsGroup"),
+            stdin=bool(spec.get("stdin")), stdin_once=bool(spec.get("stdinOnce")), tty=bool(spec.get("tty")),
             labels={LABEL_POD_UID: self.uid, LABEL_POD_NAME: self.name, LABEL_POD_NAMESPACE: self.namespace,
                     LABEL_CONTAINER_NAME: spec["name"], LABEL_CONTAINER_HASH: spec_hash(spec)},
         )

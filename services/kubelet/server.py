@@ -127,8 +127,17 @@ def create_routes(kubelets: KubeletsFn) -> list[web.RouteDef]:
         path = kubelet.runtime.log_path(container.id)
         if container.state is not ContainerState.RUNNING or path is None:
             return web.Response(status=400, text=f'container {m["container"]} is not running', content_type="text/plain")
+        try:
+            session = await kubelet.runtime.attach(container.id)
+        except CRIError as exc:
+            return web.Response(status=400, text=exc.message, content_type="text/plain")
         ws = web.WebSocketResponse(protocols=streaming.PROTOCOLS)
         await ws.prepare(request)
+        if session is not None:
+            q = request.query
+            await streaming.stream_attach_stdio(ws, session, stdin=_bool(q.get("stdin")), stdout=_bool(q.get("stdout")),
+                                                stderr=_bool(q.get("stderr")))
+            return ws
 
         def running() -> bool:
             stopping = STOPPING in request.app and request.app[STOPPING].is_set()

@@ -7,6 +7,11 @@ Guarantees, as the kubelet's streaming server (remotecommand):
   v5 adds 255 "close": `[255, 0]` closes the command's stdin.
 - Output goes out as it comes; with `tty` the command runs on a pty (stdout and stderr both on
   channel 1) and resize events resize it.
+- Attach to a container with `stdin` or `tty` goes through its shim (`AttachSession`): output from
+  now on (the terminal's on channel 1 with `tty`), stdin and resize to the container. When the
+  client's stdin ends (a v5 close frame for channel 0, or the connection), containerd's rule
+  applies: with `stdinOnce` and no tty the container's stdin is closed (EOF) and output flows until
+  the container exits; otherwise this session ends and the container runs on.
 - When the command ends, channel 3 carries a metav1.Status: `Success`, or `Failure` with reason
   NonZeroExitCode and the exit code as the ExitCode cause (what kubectl turns into its exit code).
 """
@@ -27,7 +32,8 @@ import orjson
 from aiohttp import WSMsgType, web
 
 from services.kubelet import logs
-from services.kubelet.runtime.cri import ExecSession
+from services.kubelet.runtime import shim
+from services.kubelet.runtime.cri import AttachSession, ExecSession
 
 PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io", "v3.channel.k8s.io", "v2.channel.k8s.io", "channel.k8s.io")
 STDIN, STDOUT, STDERR, ERROR, RESIZE, CLOSE = 0, 1, 2, 3, 4, 255
@@ -123,7 +129,7 @@ async def stream_attach(ws: web.WebSocketResponse, path: Path, running: Callable
             offset += len(chunk)
             pending += chunk
             cut = pending.rfind(b"\n") + 1
-            for raw in pending[:cut].splitlines():
+            for raw in logs.entries(pending[:cut]):
                 line = assembler.feed(raw)
                 if line is not None:
                     await ws.send_bytes(bytes([STDOUT if line.stream == "stdout" else STDERR]) + line.content + b"\n")
@@ -158,3 +164,50 @@ async def stream_exec(ws: web.WebSocketResponse, session: ExecSession, cmd: list
                 os.killpg(proc.pid, 9)
         if session.pty_master is not None:
             os.close(session.pty_master)
+
+
+async def _relay_output(ws: web.WebSocketResponse, session: AttachSession, channels: set[int]) -> None:
+    """The shim's output frames to the client, until the shim closes (the container has exited)."""
+    with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+        while True:
+            kind, size = shim.HEADER.unpack(await session.reader.readexactly(shim.HEADER.size))
+            data = await session.reader.readexactly(size)
+            if kind in channels:
+                await ws.send_bytes(bytes([kind]) + data)
+
+
+async def _relay_input(ws: web.WebSocketResponse, session: AttachSession, stdin: bool) -> None:
+    """The client's stdin and resize frames to the shim, until its stdin ends."""
+    async for msg in ws:
+        if msg.type is not WSMsgType.BINARY or not msg.data:
+            continue
+        channel, payload = msg.data[0], msg.data[1:]
+        if channel == STDIN and stdin and payload:
+            session.writer.write(shim.frame(shim.STDIN, payload))
+        elif channel == RESIZE:
+            session.writer.write(shim.frame(shim.RESIZE, payload))
+        elif channel == CLOSE and payload[:1] == bytes([STDIN]):
+            return
+        await session.writer.drain()
+
+
+async def stream_attach_stdio(ws: web.WebSocketResponse, session: AttachSession, *, stdin: bool,
+                              stdout: bool, stderr: bool) -> None:
+    """`kubectl attach` to a container with `stdin`/`tty`, through its shim; Success on channel 3 at the end."""
+    channels = {STDOUT} if stdout else set()
+    if stderr and not session.tty:
+        channels.add(STDERR)
+    output = asyncio.create_task(_relay_output(ws, session, channels))
+    incoming = asyncio.create_task(_relay_input(ws, session, stdin))
+    try:
+        await asyncio.wait({output, incoming}, return_when=asyncio.FIRST_COMPLETED)
+        if incoming.done() and stdin and session.stdin_once and not session.tty:
+            with contextlib.suppress(ConnectionError):
+                session.writer.write(shim.frame(shim.CLOSE_STDIN))
+                await session.writer.drain()
+            await output  # the container has seen EOF; its output flows until it exits
+    finally:
+        for task in (output, incoming):
+            task.cancel()
+        session.writer.close()
+    await send_status(ws, {"metadata": {}, "status": "Success"})

@@ -119,6 +119,9 @@ class ContainerConfig:
     run_as_group: int | None = None
     mounts: list[Mount] = field(default_factory=list)
     memory_limit: int | None = None  # bytes; enforced with a memory cgroup where the node has one
+    stdin: bool = False  # the runtime keeps the container's stdin open for attach (`stdin: true`)
+    stdin_once: bool = False  # close it when the first attach session's stdin ends (`stdinOnce: true`)
+    tty: bool = False  # the container runs on a pseudo-terminal (`tty: true`)
     labels: dict[str, str] = field(default_factory=dict)
     annotations: dict[str, str] = field(default_factory=dict)
 
@@ -174,6 +177,19 @@ class ExecSession:
 
     process: Any  # asyncio.subprocess.Process
     pty_master: int | None = None
+
+
+@dataclass
+class AttachSession:
+    """A connection to a running container's stdio (its shim's attach socket), for `kubectl attach`.
+
+    `reader` yields the shim's frames (stdout/stderr output from now on) until the container exits;
+    `writer` takes stdin, resize and close-stdin frames (`shim.frame`)."""
+
+    reader: Any  # asyncio.StreamReader
+    writer: Any  # asyncio.StreamWriter
+    tty: bool = False
+    stdin_once: bool = False
 
 # Labels the kubelet puts on sandboxes and containers (the real kubelet's names), so a restarted
 # kubelet can tell which pod and container each one belongs to.
@@ -232,3 +248,7 @@ class Runtime(Protocol):
     async def exec_start(self, container_id: str, cmd: list[str], *, stdin: bool, tty: bool) -> ExecSession: ...
 
     def log_path(self, container_id: str) -> Path | None: ...
+
+    async def attach(self, container_id: str) -> AttachSession | None:
+        """Connect to the container's stdio; None for a container without `stdin` or `tty` (its
+        output is then followed in its log)."""

@@ -207,3 +207,6 @@ class FakeRuntime:
 
     def log_path(self, container_id: str) -> Path | None:
         return None
+
+    async def attach(self, container_id: str) -> None:
+        return None  # no process, no stdio: attach follows the (empty) log

@@ -14,6 +14,8 @@ Guarantees:
   and reported to `on_container_event` handlers.
 - `stop_container(id, timeout)` sends the image's stop signal to the container's main process
   (SIGQUIT for nginx, SIGTERM otherwise), then SIGKILL to its process group after `timeout`.
+- A container with `stdin` keeps its stdin open (held by its shim), one with `tty` runs on a pty
+  (`TERM=xterm`, as containerd's WithTTY); `attach` connects to either through the shim's socket.
 - Volumes (`ContainerConfig.mounts`) are bind-mounted in a mount namespace of the container's own
   (root only), which `exec` joins; a memory limit is enforced by a cgroup v1 memory cgroup when
   this process may create one (else not enforced), and an OOM kill is reported as OOMKilled.
@@ -47,10 +49,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from shared.logging import get_logger
-from services.kubelet.runtime import images
+from services.kubelet.runtime import images, shim
 from services.kubelet.runtime.ipam import HostLocalIPAM, IPAMError
 from services.kubelet.runtime.portmap import PortMapper
 from services.kubelet.runtime.cri import (
+    AttachSession,
     ContainerConfig,
     ContainerEvent,
     ContainerEventHandler,
@@ -315,7 +318,7 @@ class ProcessRuntime:
         argv = images.host_argv(entry, argv, listen=f"{sb.ip}:{tcp[0] if tcp else 80}")
         uid = cfg.run_as_user if cfg.run_as_user is not None else os.geteuid()
         env = {"PATH": images.PATH, **dict(entry.env), "HOSTNAME": sb.config.hostname,
-               "HOME": "/root" if uid == 0 else "/", **dict(cfg.envs)}
+               "HOME": "/root" if uid == 0 else "/", **({"TERM": "xterm"} if cfg.tty else {}), **dict(cfg.envs)}
         if entry.binds_pod_ip and not sb.config.host_network:
             env["KUBEMU_POD_IP"] = sb.ip
         cwd = cfg.working_dir or str(cdir / "rootfs")
@@ -323,7 +326,7 @@ class ProcessRuntime:
             with contextlib.suppress(OSError):
                 Path(cfg.working_dir).mkdir(parents=True, exist_ok=True)
         return {"argv": argv, "env": env, "cwd": cwd, "logPath": c.log_path, "cgroup": self._cgroup(c),
-                "user": cfg.run_as_user, "group": cfg.run_as_group,
+                "user": cfg.run_as_user, "group": cfg.run_as_group, "stdin": cfg.stdin, "tty": cfg.tty,
                 "mounts": [[m.host_path, m.container_path, m.readonly] for m in cfg.mounts]}
 
     def _cgroup(self, c: _Container) -> str | None:
@@ -434,6 +437,22 @@ class ProcessRuntime:
     def log_path(self, container_id: str) -> Path | None:
         c = self.containers.get(container_id)
         return Path(c.log_path) if c else None
+
+    async def attach(self, container_id: str) -> AttachSession | None:
+        """Connect to the shim of a running container with `stdin` or `tty` (its attach socket)."""
+        c = self._get(container_id)
+        if not (c.config.stdin or c.config.tty):
+            return None
+        if c.state is not ContainerState.RUNNING:
+            raise CRIError(f"container {container_id[:12]} is not running", reason="AttachError")
+        dir_fd = os.open(self.containers_dir / container_id, os.O_PATH | os.O_DIRECTORY)
+        try:
+            reader, writer = await asyncio.open_unix_connection(shim.socket_path(dir_fd))
+        except OSError as exc:  # the container has just exited, taking its socket with it
+            raise CRIError(f"failed to attach to container {container_id[:12]}: {exc}", reason="AttachError") from exc
+        finally:
+            os.close(dir_fd)
+        return AttachSession(reader, writer, tty=c.config.tty, stdin_once=c.config.stdin_once)
 
     def _exec_argv(self, container_id: str, cmd: list[str]) -> tuple[list[str], dict]:
         c = self._get(container_id)

@@ -6,7 +6,15 @@ a few milliseconds and does not need the kubelet's packages). Guarantees:
 - It detaches (double fork), so the container outlives the kubelet that started it, and the kubelet
   never has a zombie to reap.
 - It starts the container's process in its own session and process group, with the environment,
-  working directory and argv of `<container-dir>/spec.json`, stdin from /dev/null.
+  working directory and argv of `<container-dir>/spec.json`, stdin from /dev/null unless `stdin`.
+- With `stdin` the container's stdin is a pipe the shim holds open (the container blocks reading
+  it, never sees EOF) until an attacher asks to close it. With `tty` the container's stdin, stdout
+  and stderr are a pseudo-terminal the shim holds the master of (its controlling terminal; its
+  output is logged as stdout, what the terminal showed, echo included).
+- Either way the shim listens on `<container-dir>/attach.sock` (containerd's stdio fifos and
+  attach, in one socket): each client gets every output chunk from then on, and may send stdin,
+  resize (the pty's window size; the kernel sends SIGWINCH) and close-stdin frames (`frame`).
+  Clients are disconnected when the container has exited and its output is drained.
 - Every line the container writes to stdout/stderr is appended to the log file in the CRI log
   format: `<RFC3339Nano> stdout|stderr F|P <line>` (`P` for a partial line longer than 16 KiB).
 - `started.json` (pid, start time) is written before the kubelet is told "started" on the status
@@ -19,16 +27,43 @@ a few milliseconds and does not need the kubelet's packages). Guarantees:
   `cgroup`, it runs in that memory cgroup, and an OOM kill there is recorded as `OOMKilled`.
 """
 
+import contextlib
+import errno
+import fcntl
 import json
 import os
 import selectors
 import signal
+import socket
+import struct
 import subprocess
 import sys
+import termios
 import time
 
 MAX_LINE = 16 * 1024
 DRAIN_SECONDS = 0.5
+ATTACH_SOCKET = "attach.sock"
+# Frame types on the attach socket: the channel numbers of Kubernetes' stream protocol.
+STDIN, STDOUT, STDERR, RESIZE, CLOSE_STDIN = 0, 1, 2, 4, 255
+HEADER = struct.Struct(">BI")  # type, payload length
+
+
+def frame(kind: int, payload: bytes = b"") -> bytes:
+    return HEADER.pack(kind, len(payload)) + payload
+
+
+def socket_path(dir_fd: int) -> str:
+    """The attach socket's path through an open fd of its directory: a container directory's own
+    path may be longer than a unix socket address may be (108 bytes)."""
+    return f"/proc/self/fd/{dir_fd}/{ATTACH_SOCKET}"
+
+
+def set_window_size(fd: int, payload: bytes) -> None:
+    """A resize frame (`{"Width": w, "Height": h}`) applied to the pty."""
+    size = json.loads(payload)
+    rows, cols = int(size.get("Height") or 24), int(size.get("Width") or 80)
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
 
 
 def rfc3339nano(ns: int) -> str:
@@ -154,14 +189,19 @@ def join_cgroup(cgroup: str):
     return join
 
 
-def start(spec: dict) -> subprocess.Popen:
+def controlling_tty() -> None:
+    """In the container's process, a session leader by now: the pty on its stdin becomes its terminal."""
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
+def start(spec: dict, tty_slave: int | None = None) -> subprocess.Popen:
     ids = {}
-    steps = []
+    steps = [controlling_tty] if tty_slave is not None else []
     if spec.get("cgroup"):
         steps.append(join_cgroup(spec["cgroup"]))
     if spec.get("mounts"):
         steps.append(mount_setup(spec))
-    elif spec.get("user") is not None and steps:
+    elif spec.get("user") is not None and steps:  # setuid after the other steps, which may need root
         steps.append(lambda: (os.setgroups([]), os.setgid(spec.get("group") or 0), os.setuid(spec["user"])))
     if steps:
         ids = {"preexec_fn": lambda: [step() for step in steps]}
@@ -172,12 +212,25 @@ def start(spec: dict) -> subprocess.Popen:
         **ids,
         env=spec["env"],
         cwd=spec["cwd"],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stdin=tty_slave if tty_slave is not None else subprocess.PIPE if spec.get("stdin") else subprocess.DEVNULL,
+        stdout=tty_slave if tty_slave is not None else subprocess.PIPE,
+        stderr=tty_slave if tty_slave is not None else subprocess.PIPE,
         start_new_session=True,
         close_fds=True,
     )
+
+
+def listen(cdir: str) -> socket.socket:
+    dir_fd = os.open(cdir, os.O_PATH | os.O_DIRECTORY)
+    try:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(socket_path(dir_fd))
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind(socket_path(dir_fd))
+    finally:
+        os.close(dir_fd)
+    listener.listen(16)
+    return listener
 
 
 def report(status_fd: int, data: dict) -> None:
@@ -207,32 +260,111 @@ def start_error(cdir: str, status_fd: int, spec: dict, exc: OSError) -> None:
     report(status_fd, {"error": message})
 
 
-def pump(proc: subprocess.Popen, logs: LogWriter) -> None:
-    """Copy the container's output to the log until it exits, then drain what is left."""
-    sel = selectors.DefaultSelector()
-    sel.register(proc.stdout, selectors.EVENT_READ, "stdout")
-    sel.register(proc.stderr, selectors.EVENT_READ, "stderr")
-    pidfd = os.pidfd_open(proc.pid)
-    sel.register(pidfd, selectors.EVENT_READ, None)
-    deadline = None
-    while len(sel.get_map()) > (0 if deadline else 1):
-        timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
-        events = sel.select(timeout)
-        if deadline is not None and not events and time.monotonic() >= deadline:
-            break
-        for key, _ in events:
-            if key.data is None:
-                sel.unregister(pidfd)
-                kill_group(proc.pid)
-                deadline = time.monotonic() + DRAIN_SECONDS
-                continue
-            data = os.read(key.fd, 65536)
-            if data:
-                logs.feed(key.data, data)
-            else:
-                sel.unregister(key.fileobj)
-    os.close(pidfd)
-    sel.close()
+class Stdio:
+    """The container's stdio as the shim holds it: output to the log and to attached clients;
+    stdin, resize and close-stdin from clients."""
+
+    def __init__(self, proc: subprocess.Popen, logs: LogWriter, master: int | None,
+                 listener: socket.socket | None) -> None:
+        self.proc, self.logs, self.master, self.listener = proc, logs, master, listener
+        self.sel = selectors.DefaultSelector()
+        self.outputs = 0
+        self.clients: dict[socket.socket, bytes] = {}  # each with the bytes of its unfinished frame
+        if master is not None:
+            self.stdin = master
+            self._register(master, "stdout")
+        else:
+            self.stdin = proc.stdin.fileno() if proc.stdin else None
+            self._register(proc.stdout.fileno(), "stdout")
+            self._register(proc.stderr.fileno(), "stderr")
+        if listener is not None:
+            self.sel.register(listener, selectors.EVENT_READ, "accept")
+
+    def _register(self, fd: int, stream: str) -> None:
+        self.sel.register(fd, selectors.EVENT_READ, stream)
+        self.outputs += 1
+
+    def pump(self) -> None:
+        """Serve until the container exits and its output is drained (or DRAIN_SECONDS pass)."""
+        pidfd = os.pidfd_open(self.proc.pid)
+        self.sel.register(pidfd, selectors.EVENT_READ, "exit")
+        deadline = None
+        while deadline is None or (self.outputs and time.monotonic() < deadline):
+            timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+            for key, _ in self.sel.select(timeout):
+                if key.data == "exit":
+                    self.sel.unregister(pidfd)
+                    kill_group(self.proc.pid)
+                    deadline = time.monotonic() + DRAIN_SECONDS
+                elif key.data == "accept":
+                    self._accept()
+                elif key.data == "client":
+                    self._from_client(key.fileobj)
+                else:
+                    self._output(key.fd, key.data)
+        os.close(pidfd)
+        for client in list(self.clients):
+            self._drop(client)
+        self.sel.close()
+
+    def _output(self, fd: int, stream: str) -> None:
+        try:
+            data = os.read(fd, 65536)
+        except OSError as exc:  # EIO from a pty master: nothing holds the terminal any more
+            if exc.errno != errno.EIO:
+                raise
+            data = b""
+        if not data:
+            self.sel.unregister(fd)
+            self.outputs -= 1
+            return
+        self.logs.feed(stream, data)
+        out = frame(STDOUT if stream == "stdout" else STDERR, data)
+        for client in list(self.clients):
+            try:
+                client.sendall(out)
+            except OSError:  # gone, or too slow for the timeout: it misses no more than itself
+                self._drop(client)
+
+    def _accept(self) -> None:
+        client, _ = self.listener.accept()
+        client.settimeout(1.0)
+        self.clients[client] = b""
+        self.sel.register(client, selectors.EVENT_READ, "client")
+
+    def _drop(self, client: socket.socket) -> None:
+        self.clients.pop(client, None)
+        self.sel.unregister(client)
+        client.close()
+
+    def _from_client(self, client: socket.socket) -> None:
+        try:
+            data = client.recv(65536)
+        except OSError:
+            data = b""
+        if not data:
+            self._drop(client)
+            return
+        buf = self.clients[client] + data
+        while len(buf) >= HEADER.size:
+            kind, size = HEADER.unpack_from(buf)
+            if len(buf) < HEADER.size + size:
+                break
+            self.handle(kind, buf[HEADER.size:HEADER.size + size])
+            buf = buf[HEADER.size + size:]
+        self.clients[client] = buf
+
+    def handle(self, kind: int, payload: bytes) -> None:
+        try:
+            if kind == STDIN and self.stdin is not None and payload:
+                os.write(self.stdin, payload)  # blocks while the container does not read
+            elif kind == RESIZE and self.master is not None:
+                set_window_size(self.master, payload)
+            elif kind == CLOSE_STDIN and self.stdin is not None and self.master is None:
+                self.proc.stdin.close()  # EOF for the container (a terminal is not closed: containerd's rule)
+                self.stdin = None
+        except (OSError, ValueError):
+            pass  # the container has closed its stdin, or a bad resize: nothing to deliver
 
 
 def kill_group(pgid: int) -> None:
@@ -287,8 +419,9 @@ def main() -> None:
         spec = json.load(f)
     daemonize()
     logs = LogWriter(spec["logPath"])
+    master, slave = os.openpty() if spec.get("tty") else (None, None)
     try:
-        proc = start(spec)
+        proc = start(spec, slave)
     except (OSError, subprocess.SubprocessError) as exc:
         logs.close()
         why = "error setting up volume mounts (see the container log)"
@@ -297,12 +430,19 @@ def main() -> None:
     # Ignored only now: an ignored signal would stay ignored in the container across exec.
     for sig in (signal.SIGHUP, signal.SIGINT, signal.SIGTERM, signal.SIGQUIT):
         signal.signal(sig, signal.SIG_IGN)
+    if slave is not None:
+        os.close(slave)  # the container's now: the master sees EIO once nothing holds it
+    listener = listen(cdir) if spec.get("stdin") or spec.get("tty") else None
     started_ns = time.time_ns()
     started = {"pid": proc.pid, "pidStart": proc_start_ticks(proc.pid), "startedAt": started_ns,
                "shimPid": os.getpid(), "shimStart": proc_start_ticks(os.getpid())}
     write_json(os.path.join(cdir, "started.json"), started)
     report(status_fd, started)
-    pump(proc, logs)
+    Stdio(proc, logs, master, listener).pump()
+    if listener is not None:
+        listener.close()
+        with contextlib.suppress(OSError):
+            os.unlink(os.path.join(cdir, ATTACH_SOCKET))
     record = exit_record(proc, started_ns, spec.get("cgroup"))
     logs.close()
     write_json(os.path.join(cdir, "exit.json"), record)

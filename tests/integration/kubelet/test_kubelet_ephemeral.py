@@ -44,7 +44,8 @@ async def test_an_ephemeral_container_appended_to_a_running_pod_runs_once(start_
 
     async with aiohttp.ClientSession() as s:
         async with s.get(f"{k.url}/containerLogs/default/app/debugger") as r:
-            assert (r.status, await r.text()) == (200, "debugging app\ndone\n")
+            # a tty's line ends ("\r\n"), as containerd logs them
+            assert (r.status, await r.text()) == (200, "debugging app\r\ndone\r\n")
         async with s.get(f"{k.url}/exec/default/app/debugger?command=true") as r:
             assert r.status == 400 and "not running" in await r.text()  # known, but it has exited
 
