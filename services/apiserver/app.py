@@ -202,7 +202,7 @@ def _impersonate(request: web.Request, user: UserInfo) -> UserInfo:
     name = request.headers.get("Impersonate-User", "")
     groups = tuple(request.headers.getall("Impersonate-Group", ()))
     if not name:
-        raise errors.internal("requested groups without impersonating a user")
+        raise errors.bad_request("impersonating groups requires impersonating a user (Impersonate-User)")
     asked = [("users", name)] + [("groups", group) for group in groups]
     for resource, target in asked:
         attrs = rbac.Attributes(user.name, user.groups, "impersonate", True, "", resource, name=target)

@@ -132,3 +132,16 @@ def test_can_i_list_shows_the_rules(as_admin, as_bob) -> None:
     assert "configmaps" not in as_bob("auth", "can-i", "--list", "-n", "kube-system").stdout
     admin_rows = [line.split() for line in as_admin("auth", "can-i", "--list").stdout.splitlines()]
     assert ["*.*", "[]", "[]", "[*]"] in admin_rows  # cluster-admin, bound to system:masters
+
+
+async def test_groups_without_a_user_are_a_bad_request(rbac_server: ApiServerHandle) -> None:
+    import aiohttp
+    import ssl
+
+    ctx = ssl.create_default_context(cafile=str(rbac_server.ca_file))
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"{rbac_server.url}/api/v1/pods", ssl=ctx,
+                               headers={"Authorization": f"Bearer {rbac_server.token}",
+                                        "Impersonate-Group": "system:masters"}) as resp:
+            status = await resp.json()
+    assert resp.status == 400 and status["reason"] == "BadRequest"
