@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
 
+from shared.events import EventRecorder
+from shared.informer import SharedInformerFactory
+
+from services.controller_manager.base import ControllerContext
 from services.controller_manager.config import ControllerManagerConfig
 from services.controller_manager.manager import ControllerManager
+from tests.conftest import free_port
+from tests.fixtures.apiserver import REPO
 from tests.helpers import eventually  # noqa: F401 (re-exported to this suite's tests)
 from tests.integration.controller_manager.nodes import FakeNodes
 
@@ -55,3 +63,38 @@ async def nodes(api_client) -> AsyncIterator[Callable[..., Awaitable[FakeNodes]]
         await fake.close()
 
 
+
+
+@contextlib.asynccontextmanager
+async def running_controller(cls: type, client: Any, *, workers: int | None = None,
+                             **context: Any) -> AsyncIterator[Any]:
+    """One controller as the controller-manager runs it (shared informers, an event recorder),
+    built directly so a test can give its context a clock."""
+    factory = SharedInformerFactory(client, resync_period=0)
+    recorder = EventRecorder(client, component=cls.name, host=None)
+    ctx = ControllerContext(client=client, informers=factory, recorder_factory=lambda _: recorder, **context)
+    controller = cls(ctx, workers=workers)
+    factory.start()
+    await factory.wait_for_cache_sync()
+    task = asyncio.create_task(controller.run())
+    try:
+        yield controller
+    finally:
+        controller.shutdown()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await factory.stop()
+        await recorder.close()
+
+
+@pytest.fixture
+def scheduler(apiserver, tmp_path):
+    """The real kube-scheduler process, binding pods on this test's API server."""
+    log = (tmp_path / "scheduler.log").open("wb")
+    proc = subprocess.Popen([sys.executable, "-m", "services.scheduler", "--kubeconfig", str(apiserver.kubeconfig),
+                             "--secure-port", str(free_port()), "--leader-elect", "false", "--log-format", "json"],
+                            cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+    yield proc
+    proc.terminate()
+    proc.wait(20)

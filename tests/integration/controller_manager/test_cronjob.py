@@ -4,45 +4,16 @@ status.active; the Job's completion takes it out and sets lastSuccessfulTime."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Callable
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import timedelta
 
-from shared.events import EventRecorder
-from shared.informer import SharedInformerFactory
 from shared.resources import CRONJOBS, EVENTS, JOBS
 
-from services.controller_manager.base import ControllerContext
 from services.controller_manager.controllers.cronjob import CronJobController
 from services.controller_manager.controllers.cronjob_util import SCHEDULED_TIMESTAMP_ANNOTATION
 from services.controller_manager.objects import format_time, parse_time, utcnow
-from tests.integration.controller_manager.conftest import eventually
+from tests.integration.controller_manager.conftest import eventually, running_controller
 
 NS = "default"
-
-
-@contextlib.asynccontextmanager
-async def running(client: Any, clock: Callable[[], datetime]) -> AsyncIterator[CronJobController]:
-    """The controller as the controller-manager runs it (shared informers, an event recorder),
-    built directly so the test can give it a clock."""
-    factory = SharedInformerFactory(client, resync_period=0)
-    recorder = EventRecorder(client, component=CronJobController.name, host=None)
-    ctx = ControllerContext(client=client, informers=factory, recorder_factory=lambda _: recorder, clock=clock)
-    controller = CronJobController(ctx, workers=2)
-    factory.start()
-    await factory.wait_for_cache_sync()
-    task = asyncio.create_task(controller.run())
-    try:
-        yield controller
-    finally:
-        controller.shutdown()
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await factory.stop()
-        await recorder.close()
 
 
 def cronjob(name: str) -> dict:
@@ -55,7 +26,8 @@ def cronjob(name: str) -> dict:
 
 async def test_starts_the_due_job_and_follows_it_to_completion(api_client):
     cj = await api_client.create(CRONJOBS, cronjob("tick"))
-    async with running(api_client, lambda: utcnow() + timedelta(minutes=1)):
+    async with running_controller(CronJobController, api_client, workers=2,
+                                  clock=lambda: utcnow() + timedelta(minutes=1)):
 
         async def listed():
             status = (await api_client.get(CRONJOBS, "tick", namespace=NS)).get("status") or {}

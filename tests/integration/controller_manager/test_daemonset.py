@@ -12,31 +12,16 @@ back to one (rollout undo applies its data).
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 
 import pytest
 
 from shared.client import NotFound
 from shared.resources import CONTROLLERREVISIONS, DAEMONSETS, EVENTS, NODES, PODS
-from tests.conftest import free_port
-from tests.fixtures.apiserver import REPO
 from tests.integration.controller_manager.conftest import eventually
 from tests.integration.controller_manager.test_kubectl_rollout import kubectl
 
 NS = "default"
 CONTROLLERS = "daemonset-controller,garbage-collector-controller"
-
-
-@pytest.fixture
-def scheduler(apiserver, tmp_path):
-    log = (tmp_path / "scheduler.log").open("wb")
-    proc = subprocess.Popen([sys.executable, "-m", "services.scheduler", "--kubeconfig", str(apiserver.kubeconfig),
-                             "--secure-port", str(free_port()), "--leader-elect", "false", "--log-format", "json"],
-                            cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
-    yield proc
-    proc.terminate()
-    proc.wait(20)
 
 
 def daemonset(image: str = "agent:1") -> dict:

@@ -4,42 +4,15 @@ going not-ready takes it back to none, with the DisruptionAllowed condition foll
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 from typing import Any
 
-from shared.events import EventRecorder
-from shared.informer import SharedInformerFactory
 from shared.resources import PODDISRUPTIONBUDGETS, PODS, REPLICASETS
 
-from services.controller_manager.base import ControllerContext
 from services.controller_manager.controllers.disruption import DisruptionController
 from services.controller_manager.objects import format_time, utcnow
-from tests.integration.controller_manager.conftest import eventually
+from tests.integration.controller_manager.conftest import eventually, running_controller
 
 NS = "default"
-
-
-@contextlib.asynccontextmanager
-async def running(client: Any) -> AsyncIterator[DisruptionController]:
-    """The controller as the controller-manager runs it (shared informers, an event recorder)."""
-    factory = SharedInformerFactory(client, resync_period=0)
-    recorder = EventRecorder(client, component=DisruptionController.name, host=None)
-    ctx = ControllerContext(client=client, informers=factory, recorder_factory=lambda _: recorder)
-    controller = DisruptionController(ctx)
-    factory.start()
-    await factory.wait_for_cache_sync()
-    task = asyncio.create_task(controller.run())
-    try:
-        yield controller
-    finally:
-        controller.shutdown()
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await factory.stop()
-        await recorder.close()
 
 
 async def set_ready(client: Any, name: str, ready: bool) -> None:
@@ -67,7 +40,7 @@ async def test_min_available_over_hand_made_pods(api_client):
             return status
         return None
 
-    async with running(api_client):
+    async with running_controller(DisruptionController, api_client):
         status = await eventually(lambda: status_with(1, 3), timeout=10, what="one disruption allowed")
         assert (status["expectedPods"], status["desiredHealthy"], status["observedGeneration"]) == (3, 2, 1)
         [cond] = status["conditions"]
@@ -105,7 +78,7 @@ async def test_max_unavailable_takes_the_scale_of_the_pods_controller(api_client
         status = (await api_client.get(PODDISRUPTIONBUDGETS, name, namespace=NS)).get("status") or {}
         return status if status.get("conditions") else None
 
-    async with running(api_client):
+    async with running_controller(DisruptionController, api_client):
         web = await eventually(lambda: condition_of("web"), timeout=10, what="the web PDB's status")
         assert (web["expectedPods"], web["desiredHealthy"], web["currentHealthy"], web["disruptionsAllowed"]) == \
             (4, 2, 3, 1)

@@ -6,31 +6,15 @@ has to keep replacements off the node the node lifecycle controller tainted.
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 
 from shared.resources import DEPLOYMENTS
 
-from tests.conftest import free_port
-from tests.fixtures.apiserver import REPO
 from tests.integration.controller_manager.conftest import eventually
 from tests.integration.controller_manager.test_deployment_rollout import active_pods, deployment, is_ready, rolled_out
 from tests.integration.controller_manager.test_nodes_and_services import SHORT_TOLERATIONS
 
 pytest.importorskip("services.scheduler.__main__")
-
-
-@pytest.fixture
-def scheduler(apiserver, tmp_path):
-    log = (tmp_path / "scheduler.log").open("wb")
-    proc = subprocess.Popen([sys.executable, "-m", "services.scheduler", "--kubeconfig", str(apiserver.kubeconfig),
-                             "--secure-port", str(free_port()), "--leader-elect", "false", "--log-format", "json"],
-                            cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
-    yield proc
-    proc.terminate()
-    proc.wait(20)
 
 
 async def test_replacements_are_scheduled_on_the_live_node(api_client, controller_manager, nodes, scheduler):
