@@ -12,6 +12,8 @@ from services.apiserver import errors
 from services.apiserver.allocator import AllocationError, IPAllocator, PortAllocator, ServiceAllocator
 from services.apiserver.auth import TokenAuthenticator, parse_token_file
 from tests.unit.apiserver.memstore import MemoryBackend
+from tests.unit.apiserver.protowire import ld as _ld
+from tests.unit.apiserver.protowire import vi as _vi
 from services.apiserver.objectstore import decode
 from services.apiserver.protobuf import ProtobufError
 from services.apiserver.protobuf import decode as pb_decode
@@ -116,24 +118,6 @@ def test_request_info_errors(method: str, path: str, code: int) -> None:
 
 
 # --- protobuf -------------------------------------------------------------------------------
-
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        out.append(b | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
-def _ld(number: int, payload: bytes) -> bytes:
-    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
-
-
-def _vi(number: int, value: int) -> bytes:
-    return _varint(number << 3) + _varint(value)
-
 
 def test_protobuf_configmap_and_deployment() -> None:
     meta = _ld(1, b"cfg") + _ld(2, b"") + _vi(7, 0) + _ld(11, _ld(1, b"app") + _ld(2, b"web"))

@@ -13,6 +13,8 @@ from services.apiserver.protobuf import decode as pb_decode
 from services.apiserver.registry import REGISTRY
 from services.apiserver.tables import job_status, to_table
 from services.apiserver.validation import validate, validate_status
+from tests.unit.apiserver.protowire import ld as _ld
+from tests.unit.apiserver.protowire import vi as _vi
 
 JOBS = REGISTRY.get("batch", "v1", "jobs")
 UID = "0c51868c-0a4a-4384-8887-f7818e89fbf5"
@@ -204,24 +206,6 @@ def test_job_rows() -> None:
 
 # --- the protobuf body of `kubectl create job pi --image=busybox -- echo hi` -----------------------
 
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        out.append(b | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
-def _ld(number: int, payload: bytes) -> bytes:
-    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
-
-
-def _vi(number: int, value: int) -> bytes:
-    return _varint(number << 3) + _varint(value)
-
-
 def test_protobuf_job() -> None:
     container = _ld(1, b"pi") + _ld(2, b"busybox") + _ld(3, b"echo") + _ld(3, b"hi")
     pod_spec = _ld(2, container) + _ld(3, b"Never")
@@ -328,7 +312,8 @@ def test_protobuf_cronjob() -> None:
     pod_spec = _ld(2, _ld(1, b"c") + _ld(2, b"busybox")) + _ld(3, b"OnFailure")
     job_template = _ld(1, _ld(1, b"tick")) + _ld(2, _ld(6, _ld(2, pod_spec)))
     spec = _ld(1, b"*/1 * * * *") + _ld(5, job_template) + _ld(8, b"UTC") + _ld(3, b"Forbid")
-    body = b"k8s\x00" + _ld(1, _ld(1, b"batch/v1") + _ld(2, b"CronJob")) + _ld(2, _ld(1, _ld(1, b"tick")) + _ld(2, spec))
+    type_meta = _ld(1, b"batch/v1") + _ld(2, b"CronJob")
+    body = b"k8s\x00" + _ld(1, type_meta) + _ld(2, _ld(1, _ld(1, b"tick")) + _ld(2, spec))
     assert pb_decode(body) == {
         "apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "tick"},
         "spec": {"schedule": "*/1 * * * *", "timeZone": "UTC", "concurrencyPolicy": "Forbid",
