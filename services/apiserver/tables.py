@@ -363,6 +363,11 @@ CONTROLLERREVISION_COLUMNS: list[Column] = [
     AGE,
 ]
 
+# A job template's -o wide columns (the Selector is described as JobSpec's).
+_WIDE_JOB_TEMPLATE: list[Column] = [*_WIDE_TEMPLATE[:2], (
+    "Selector", "string", 1, "", "A label query over pods that should match the pod count. Normally, the system "
+                                 "sets this field for you.")]
+
 JOB_COLUMNS: list[Column] = [
     NAME,
     ("Status", "string", 0, "", "Status of the job."),
@@ -371,10 +376,7 @@ JOB_COLUMNS: list[Column] = [
                                      "scale down of elastic indexed jobs."),
     ("Duration", "string", 0, "", "Time required to complete the job."),
     AGE,
-    ("Containers", "string", 1, "", "Names of each container in the template."),
-    ("Images", "string", 1, "", "Images referenced by each container in the template."),
-    ("Selector", "string", 1, "", "A label query over pods that should match the pod count. Normally, the system "
-                                  "sets this field for you."),
+    *_WIDE_JOB_TEMPLATE,
 ]
 
 
@@ -388,10 +390,7 @@ CRONJOB_COLUMNS: list[Column] = [
     ("Active", "integer", 0, "", "A list of pointers to currently running jobs."),
     ("Last Schedule", "string", 0, "", "Information when was the last time the job was successfully scheduled."),
     AGE,
-    ("Containers", "string", 1, "", "Names of each container in the template."),
-    ("Images", "string", 1, "", "Images referenced by each container in the template."),
-    ("Selector", "string", 1, "", "A label query over pods that should match the pod count. Normally, the system "
-                                  "sets this field for you."),
+    *_WIDE_JOB_TEMPLATE,
 ]
 
 
