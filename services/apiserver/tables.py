@@ -6,10 +6,12 @@ Guarantees:
   printers (pkg/printers/internalversion): pods NAME READY STATUS RESTARTS AGE (+ IP, NODE,
   NOMINATED NODE, READINESS GATES at priority 1, shown by `-o wide`), nodes, deployments,
   replicasets, daemonsets (NAME DESIRED CURRENT READY UP-TO-DATE AVAILABLE NODE SELECTOR AGE),
-  controllerrevisions (NAME CONTROLLER REVISION AGE), jobs (NAME STATUS COMPLETIONS DURATION AGE), cronjobs (NAME SCHEDULE TIMEZONE
-  SUSPEND ACTIVE LAST SCHEDULE AGE), services, namespaces, events, endpoints,
-  endpointslices, configmaps, secrets, serviceaccounts, leases, poddisruptionbudgets, priorityclasses; NAME/AGE for anything else. All columns are always filled, as the
-  server does; kubectl hides those with priority > 0 unless asked for wide output.
+  controllerrevisions (NAME CONTROLLER REVISION AGE), jobs (NAME STATUS COMPLETIONS DURATION
+  AGE), cronjobs (NAME SCHEDULE TIMEZONE SUSPEND ACTIVE LAST SCHEDULE AGE), services, namespaces,
+  events, endpoints, endpointslices, configmaps, secrets, serviceaccounts, leases,
+  poddisruptionbudgets, priorityclasses, RBAC roles and bindings; NAME/AGE for anything else. All
+  columns are always filled, as the server does; kubectl hides those with priority > 0 unless
+  asked for wide output.
 - A pod's STATUS is computed as kubectl's printer computes it (CrashLoopBackOff, Completed, Error,
   ErrImagePull, ContainerCreating, Terminating, Init:N/M, Init:<reason>, NotReady, ...).
 - AGE is `translateTimestampSince`: "45s", "5m3s", "3h20m", "2d5h", "<unknown>" when unset.

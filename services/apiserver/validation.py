@@ -844,7 +844,8 @@ def _job_spec_causes(spec: Obj, *, selector_required: bool) -> list[Cause]:
         if mode == "Indexed" and spec.get("completions") is None:
             causes.append(required("spec.completions", "when completion mode is Indexed"))
     causes += _enum("spec.podReplacementPolicy", spec.get("podReplacementPolicy"), ("TerminatingOrFailed", "Failed"))
-    causes += _validate_selector_and_template(spec, "job", template_required=True, restart_policies=("OnFailure", "Never"),
+    causes += _validate_selector_and_template(spec, "job", template_required=True,
+                                              restart_policies=("OnFailure", "Never"),
                                               selector_required=selector_required)
     return causes
 
@@ -997,7 +998,8 @@ def _rolling_update_daemonset(rolling: Obj) -> list[Cause]:
     if causes:
         return causes
     if not unavailable_zero and not surge_zero:
-        causes.append(invalid(f"{path}.maxSurge", rolling.get("maxSurge"), "may not be set when maxUnavailable is non-zero"))
+        causes.append(invalid(f"{path}.maxSurge", rolling.get("maxSurge"),
+                              "may not be set when maxUnavailable is non-zero"))
     elif unavailable_zero and surge_zero:
         causes.append(required(f"{path}.maxUnavailable", "cannot be 0 when maxSurge is 0"))
     return causes
